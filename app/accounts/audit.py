@@ -1,0 +1,213 @@
+"""The books, checked: every invariant of the contract as one SQL query.
+
+Each check returns the rows that break it (none when the books are
+right). The queries are set-based, so an audit of a million orders is a
+few scans, not a loop.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    description: str
+    sql: str
+
+
+CHECKS = [
+    Check(
+        "balance_equals_ledger",
+        "a customer's balance equals the sum of its ledger entries",
+        """
+        SELECT c.id, c.balance, COALESCE(SUM(l.amount), 0) AS ledger_sum
+        FROM accounts_customer c
+        LEFT JOIN accounts_ledgerentry l ON l.customer_id = c.id
+        GROUP BY c.id, c.balance
+        HAVING c.balance <> COALESCE(SUM(l.amount), 0)
+        """,
+    ),
+    Check(
+        "balance_not_negative",
+        "no balance is below zero",
+        "SELECT id, balance FROM accounts_customer WHERE balance < 0",
+    ),
+    Check(
+        "latest_entry_matches_balance",
+        "the newest ledger entry's balance_after is the balance",
+        """
+        SELECT c.id, c.balance, l.balance_after
+        FROM accounts_customer c
+        JOIN LATERAL (
+            SELECT balance_after FROM accounts_ledgerentry
+            WHERE customer_id = c.id ORDER BY id DESC LIMIT 1
+        ) l ON TRUE
+        WHERE l.balance_after <> c.balance
+        """,
+    ),
+    Check(
+        "deposits_equal_balance_plus_orders",
+        "deposits equal balance plus the totals of orders not refunded",
+        """
+        SELECT c.id, d.deposits, c.balance, o.spent
+        FROM accounts_customer c
+        LEFT JOIN (
+            SELECT customer_id, SUM(amount) AS deposits
+            FROM accounts_ledgerentry WHERE kind = 'deposit'
+            GROUP BY customer_id
+        ) d ON d.customer_id = c.id
+        LEFT JOIN (
+            SELECT customer_id, SUM(total) AS spent
+            FROM orders_order WHERE status <> 'failed'
+            GROUP BY customer_id
+        ) o ON o.customer_id = c.id
+        WHERE COALESCE(d.deposits, 0)
+              <> c.balance + COALESCE(o.spent, 0)
+        """,
+    ),
+    Check(
+        "order_debited_once",
+        "every order has exactly one debit entry of minus its total",
+        """
+        SELECT o.id, o.total, COUNT(l.id) AS entries, SUM(l.amount)
+        FROM orders_order o
+        LEFT JOIN accounts_ledgerentry l
+               ON l.order_id = o.id AND l.kind = 'order'
+        GROUP BY o.id, o.total
+        HAVING COUNT(l.id) <> 1 OR SUM(l.amount) <> -o.total
+        """,
+    ),
+    Check(
+        "refund_only_for_failed",
+        "failed orders have one refund of their total; others have none",
+        """
+        SELECT o.id, o.status, o.total, COUNT(l.id), SUM(l.amount)
+        FROM orders_order o
+        LEFT JOIN accounts_ledgerentry l
+               ON l.order_id = o.id AND l.kind = 'refund'
+        GROUP BY o.id, o.status, o.total
+        HAVING (o.status = 'failed'
+                AND (COUNT(l.id) <> 1 OR SUM(l.amount) <> o.total))
+            OR (o.status <> 'failed' AND COUNT(l.id) <> 0)
+        """,
+    ),
+    Check(
+        "entry_customer_matches_order",
+        "an order's ledger entries belong to the order's customer",
+        """
+        SELECT l.id, l.customer_id, o.customer_id
+        FROM accounts_ledgerentry l
+        JOIN orders_order o ON o.id = l.order_id
+        WHERE l.customer_id <> o.customer_id
+        """,
+    ),
+    Check(
+        "purchase_sums_its_orders",
+        "a purchase's total and amount are the sums of its orders'",
+        """
+        SELECT p.id, p.total, SUM(o.total), p.amount, SUM(o.amount)
+        FROM orders_purchase p
+        LEFT JOIN orders_order o ON o.purchase_id = p.id
+        GROUP BY p.id, p.total, p.amount
+        HAVING COUNT(o.id) = 0
+            OR p.total <> SUM(o.total) OR p.amount <> SUM(o.amount)
+        """,
+    ),
+    Check(
+        "purchase_at_least_threshold",
+        "every purchase is at least PURCHASE_THRESHOLD",
+        "SELECT id, total FROM orders_purchase WHERE total < %(threshold)s",
+    ),
+    Check(
+        "purchase_one_crypto",
+        "a purchase's orders are all of the purchase's crypto",
+        """
+        SELECT p.id, p.crypto_id, o.id, o.crypto_id
+        FROM orders_purchase p JOIN orders_order o ON o.purchase_id = p.id
+        WHERE o.crypto_id <> p.crypto_id
+        """,
+    ),
+    Check(
+        "states_agree",
+        "orders follow their purchase: queued or in flight -> submitted, "
+        "completed -> completed, failed -> failed; pending -> no purchase",
+        """
+        SELECT o.id, o.status, p.id, p.status
+        FROM orders_order o
+        LEFT JOIN orders_purchase p ON p.id = o.purchase_id
+        WHERE (p.id IS NULL AND o.status <> 'pending')
+           OR (p.id IS NOT NULL AND NOT (
+                (p.status IN ('queued', 'in_flight')
+                    AND o.status = 'submitted')
+             OR (p.status = 'completed' AND o.status = 'completed')
+             OR (p.status = 'failed' AND o.status = 'failed')))
+        """,
+    ),
+    Check(
+        "pool_matches_pending",
+        "a pool's running total is the sum of its pending orders",
+        """
+        SELECT c.symbol, COALESCE(pl.pending_total, 0), COALESCE(o.s, 0)
+        FROM orders_crypto c
+        LEFT JOIN orders_pool pl ON pl.crypto_id = c.symbol
+        LEFT JOIN (
+            SELECT crypto_id, SUM(total) AS s FROM orders_order
+            WHERE status = 'pending' GROUP BY crypto_id
+        ) o ON o.crypto_id = c.symbol
+        WHERE COALESCE(pl.pending_total, 0) <> COALESCE(o.s, 0)
+        """,
+    ),
+    Check(
+        "pool_below_threshold",
+        "no pool holds a full purchase's worth of pending orders",
+        """
+        SELECT crypto_id, pending_total FROM orders_pool
+        WHERE pending_total >= %(threshold)s
+        """,
+    ),
+]
+
+SIMULATED_EXCHANGE_CHECKS = [
+    Check(
+        "completed_filled_once",
+        "every completed purchase was filled at the exchange, once, for "
+        "its amount; no failed purchase was filled",
+        """
+        SELECT p.id, p.status, p.amount, x.amount, x.filled_at
+        FROM orders_purchase p
+        LEFT JOIN exchange_simulatedexchangeorder x
+               ON x.client_order_id = p.client_order_id
+        WHERE (p.status = 'completed'
+               AND (x.filled_at IS NULL OR x.amount <> p.amount))
+           OR (p.status = 'failed' AND x.filled_at IS NOT NULL)
+        """,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: Check
+    rows: list
+
+
+def audit() -> list[Finding]:
+    """Every broken invariant with up to 20 of its offending rows."""
+    checks = list(CHECKS)
+    if settings.EXCHANGE_CLIENT.startswith("exchange.simulated."):
+        checks += SIMULATED_EXCHANGE_CHECKS
+    params = {"threshold": settings.PURCHASE_THRESHOLD}
+    findings = []
+    with connection.cursor() as cursor:
+        for check in checks:
+            uses_params = "%(" in check.sql
+            cursor.execute(
+                f"{check.sql} LIMIT 20", params if uses_params else None
+            )
+            rows = cursor.fetchall()
+            if rows:
+                findings.append(Finding(check, rows))
+    return findings

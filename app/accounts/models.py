@@ -1,0 +1,107 @@
+"""Customers, their ledger, and the hashed API credentials of everyone."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Customer(models.Model):
+    """A holder of a USD balance. Its credentials belong to ``user``."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="customer",
+    )
+    name = models.CharField(max_length=100)
+    balance = models.DecimalField(
+        max_digits=10, decimal_places=2, default=settings.DEFAULT_CUSTOMER_BALANCE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance__gte=0),
+                name="customer_balance_not_negative",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} (#{self.pk})"
+
+
+class LedgerEntry(models.Model):
+    """One change of a customer's balance, signed, with the result."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit"
+        ORDER = "order"
+        REFUND = "refund"
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="ledger"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    balance_after = models.DecimalField(max_digits=10, decimal_places=2)
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["customer", "-id"])]
+        constraints = [
+            # The sign of an entry follows from its kind; an order entry
+            # and a refund name their order, a deposit names none.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="deposit", amount__gt=0, order__isnull=True)
+                    | Q(kind="order", amount__lt=0, order__isnull=False)
+                    | Q(kind="refund", amount__gt=0, order__isnull=False)
+                ),
+                name="ledger_entry_sign_follows_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0),
+                name="ledger_entry_balance_after_not_negative",
+            ),
+            # An order is debited once and refunded at most once.
+            models.UniqueConstraint(
+                fields=["order", "kind"],
+                condition=Q(order__isnull=False),
+                name="ledger_entry_once_per_order_and_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount} for customer {self.customer_id}"
+
+
+class ApiToken(models.Model):
+    """A bearer credential, kept only as its SHA-256 digest.
+
+    Customers get one when their account is created; operators get one
+    from ``POST /api/token/``. The plain key is shown once and never
+    stored.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.prefix}… of {self.user}"

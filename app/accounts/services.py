@@ -1,0 +1,136 @@
+"""Writes to customers, balances and credentials.
+
+Every balance change goes through ``balance_debit`` / ``balance_credit``:
+a single conditional ``UPDATE ... RETURNING`` that locks the customer's
+row, so no update is ever lost and no balance goes below zero, and each
+is paired with its ledger entry in the caller's transaction.
+"""
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.authentication import token_digest, token_generate
+from accounts.models import ApiToken, Customer, LedgerEntry
+from core.errors import InsufficientFunds, InvalidInput, NotFound
+from core.money import MAX_BALANCE, require_money
+
+User = get_user_model()
+
+
+@dataclass(frozen=True)
+class CreatedCustomer:
+    customer: Customer
+    api_key: str
+
+
+def _balance_update(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def balance_debit(*, customer_id: int, amount: Decimal) -> Decimal:
+    """Take ``amount`` from the balance; the new balance, or a refusal."""
+    require_money(amount)
+    balance = _balance_update(
+        "UPDATE accounts_customer SET balance = balance - %s "
+        "WHERE id = %s AND balance >= %s RETURNING balance",
+        [amount, customer_id, amount],
+    )
+    if balance is None:
+        if not Customer.objects.filter(pk=customer_id).exists():
+            raise NotFound("No such customer.")
+        raise InsufficientFunds(details={"required": str(amount)})
+    return balance
+
+
+def balance_credit(*, customer_id: int, amount: Decimal) -> Decimal:
+    """Add ``amount`` to the balance, refusing what the column can't hold."""
+    require_money(amount)
+    balance = _balance_update(
+        "UPDATE accounts_customer SET balance = balance + %s "
+        "WHERE id = %s AND balance + %s <= %s RETURNING balance",
+        [amount, customer_id, amount, MAX_BALANCE],
+    )
+    if balance is None:
+        if not Customer.objects.filter(pk=customer_id).exists():
+            raise NotFound("No such customer.")
+        raise InvalidInput(
+            "The balance would exceed its maximum.",
+            details={"amount": [f"The balance may not exceed {MAX_BALANCE}."]},
+        )
+    return balance
+
+
+def _api_token_create(*, user, prefix) -> str:
+    raw_key = token_generate(prefix)
+    ApiToken.objects.create(
+        user=user, digest=token_digest(raw_key), prefix=raw_key[:10]
+    )
+    return raw_key
+
+
+@transaction.atomic
+def customer_create(
+    *, name: str, balance: Decimal | None = None
+) -> CreatedCustomer:
+    """A customer with its opening deposit and a one-time API key."""
+    opening = settings.DEFAULT_CUSTOMER_BALANCE if balance is None else balance
+    if not isinstance(opening, Decimal) or opening < 0:
+        raise InvalidInput(details={"balance": ["Must be zero or more."]})
+    if opening > MAX_BALANCE:
+        raise InvalidInput(
+            details={"balance": [f"Must be at most {MAX_BALANCE}."]}
+        )
+    user = User(username=f"customer-{uuid.uuid4().hex}")
+    user.set_unusable_password()
+    user.save()
+    customer = Customer.objects.create(user=user, name=name, balance=opening)
+    if opening > 0:
+        LedgerEntry.objects.create(
+            customer=customer,
+            kind=LedgerEntry.Kind.DEPOSIT,
+            amount=opening,
+            balance_after=opening,
+        )
+    api_key = _api_token_create(user=user, prefix="ck")
+    return CreatedCustomer(customer=customer, api_key=api_key)
+
+
+@transaction.atomic
+def customer_deposit(*, customer_id: int, amount: Decimal) -> Customer:
+    balance = balance_credit(customer_id=customer_id, amount=amount)
+    LedgerEntry.objects.create(
+        customer_id=customer_id,
+        kind=LedgerEntry.Kind.DEPOSIT,
+        amount=amount,
+        balance_after=balance,
+    )
+    return Customer.objects.get(pk=customer_id)
+
+
+@transaction.atomic
+def customer_key_rotate(*, customer_id: int) -> CreatedCustomer:
+    """Revoke every key of the customer and issue a new one."""
+    customer = (
+        Customer.objects.select_for_update().filter(pk=customer_id).first()
+    )
+    if customer is None:
+        raise NotFound("No such customer.")
+    ApiToken.objects.filter(
+        user_id=customer.user_id, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    api_key = _api_token_create(user=customer.user, prefix="ck")
+    return CreatedCustomer(customer=customer, api_key=api_key)
+
+
+def operator_token_issue(*, user) -> str:
+    """A new token for a staff user who has proven their password."""
+    return _api_token_create(user=user, prefix="op")

@@ -1,0 +1,264 @@
+"""Settings, all read from the environment in this one module.
+
+Every variable is optional. When ``DATABASE_URL`` or ``REDIS_URL`` is
+unset, the URLs of the embedded services that ``scripts/stack.py`` starts
+under ``.data/`` are used (it writes them to ``.data/services.env``).
+"""
+
+import os
+import secrets
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+
+APP_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = APP_DIR.parent
+DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / ".data"))
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _embedded_services():
+    """The URLs the embedded-services launcher wrote, if any."""
+    found = {}
+    path = DATA_DIR / "services.env"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                found[key.strip()] = value.strip()
+    return found
+
+
+def _secret_key():
+    """The key from the environment, else one generated once on disk."""
+    key = os.environ.get("DJANGO_SECRET_KEY")
+    if key:
+        return key
+    path = DATA_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+_EMBEDDED = _embedded_services()
+
+SECRET_KEY = _secret_key()
+DEBUG = _env_bool("DJANGO_DEBUG")
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get(
+        "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1"
+    ).split(",")
+    if host.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_rq",
+    "core",
+    "accounts",
+    "orders",
+    "exchange",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.JsonErrorMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = os.environ.get("DATABASE_URL") or _EMBEDDED.get(
+    "DATABASE_URL", "postgres://localhost:5432/crypto"
+)
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
+    )
+}
+DATABASES["default"].setdefault("OPTIONS", {})
+# Fail fast when PostgreSQL is unreachable: the API answers 503 at once
+# instead of hanging a web worker.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
+DATABASES["default"]["TEST"] = {
+    "NAME": os.environ.get("TEST_DATABASE_NAME") or None
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL") or _EMBEDDED.get(
+    "REDIS_URL", "redis://localhost:6379/0"
+)
+RQ_QUEUES = {
+    "default": {
+        "URL": REDIS_URL,
+        "DEFAULT_TIMEOUT": 600,
+        "SOCKET_TIMEOUT": 2,
+        "SOCKET_CONNECT_TIMEOUT": 2,
+    },
+}
+RQ = {"WORKER_CLASS": "orders.worker.PurchaseWorker"}
+RQ_SHOW_ADMIN_LINK = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "MinimumLengthValidator"
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Requests larger than this are refused before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.HashedTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "core.parsers.BrowsableFormParser",
+        "core.parsers.BrowsableMultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Crypto order service",
+    "DESCRIPTION": (
+        "Customers holding a USD balance buy cryptocurrency; orders are "
+        "debited at once and bought at the exchange by a worker."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"}
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "orders": {"level": "INFO"},
+        "exchange": {"level": "INFO"},
+    },
+}
+
+# The service's own knobs.
+PURCHASE_THRESHOLD = Decimal(os.environ.get("PURCHASE_THRESHOLD", "10"))
+EXCHANGE_LATENCY_SECONDS = float(
+    os.environ.get("EXCHANGE_LATENCY_SECONDS", "5")
+)
+EXCHANGE_CLIENT = os.environ.get(
+    "EXCHANGE_CLIENT", "exchange.simulated.SimulatedExchange"
+)
+DEFAULT_CUSTOMER_BALANCE = Decimal("100.00")
+# Faults of the simulated exchange (see exchange/simulated.py); all off.
+EXCHANGE_TRANSIENT_FAILURES = int(
+    os.environ.get("EXCHANGE_TRANSIENT_FAILURES", "0")
+)
+EXCHANGE_TIMEOUT_AFTER_FILL = int(
+    os.environ.get("EXCHANGE_TIMEOUT_AFTER_FILL", "0")
+)
+EXCHANGE_REJECT_CRYPTOS = [
+    symbol.strip()
+    for symbol in os.environ.get("EXCHANGE_REJECT_CRYPTOS", "").split(",")
+    if symbol.strip()
+]
+# Purchases: how often and how long the worker tries the exchange.
+PURCHASE_MAX_ATTEMPTS = int(os.environ.get("PURCHASE_MAX_ATTEMPTS", "5"))
+PURCHASE_RETRY_BASE_SECONDS = float(
+    os.environ.get("PURCHASE_RETRY_BASE_SECONDS", "2")
+)
+PURCHASE_LEASE_SECONDS = float(os.environ.get("PURCHASE_LEASE_SECONDS", "10"))
+SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "1"))
+# A queued purchase whose doorbell rang longer ago than this is rung
+# again by the sweeper (the first ring may have been lost with Redis).
+PURCHASE_RERING_SECONDS = float(
+    os.environ.get("PURCHASE_RERING_SECONDS", "5")
+)

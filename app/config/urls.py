@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts.api import CustomerViewSet, TokenView
+from core.api import HealthView
+from orders.api import CryptoListView, OrderViewSet, PurchaseViewSet
+
+router = DefaultRouter()
+router.register("customer", CustomerViewSet, basename="customer")
+router.register("order", OrderViewSet, basename="order")
+router.register("purchase", PurchaseViewSet, basename="purchase")
+
+urlpatterns = [
+    path("api/", include(router.urls)),
+    path("api/crypto/", CryptoListView.as_view(), name="crypto-list"),
+    path("api/token/", TokenView.as_view(), name="token"),
+    path("api/health/", HealthView.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema"),
+        name="docs",
+    ),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/django-rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "core.views_errors.bad_request"
+handler403 = "core.views_errors.permission_denied"
+handler404 = "core.views_errors.not_found"
+handler500 = "core.views_errors.server_error"

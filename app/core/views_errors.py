@@ -1,0 +1,23 @@
+"""Django's error views (handler404 and friends) in the JSON envelope."""
+
+from core.errors import ErrorCode, json_error
+
+
+def bad_request(request, exception=None):
+    return json_error(400, ErrorCode.INVALID, "Bad request.")
+
+
+def permission_denied(request, exception=None):
+    return json_error(
+        403,
+        ErrorCode.PERMISSION_DENIED,
+        "You do not have permission to perform this action.",
+    )
+
+
+def not_found(request, exception=None):
+    return json_error(404, ErrorCode.NOT_FOUND, "Not found.")
+
+
+def server_error(request):
+    return json_error(500, ErrorCode.SERVER_ERROR, "Internal server error.")

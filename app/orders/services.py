@@ -1,0 +1,217 @@
+"""Writes of the order flow: placing an order, and each step of a purchase.
+
+An order goes: ``order_place`` (debit, ledger, order, pool or purchase;
+one transaction) -> the doorbell rings the worker -> ``orders.jobs``
+claims the purchase (``purchase_claim``), calls the exchange, and ends it
+with ``purchase_complete``, ``purchase_retry_later`` or ``purchase_fail``
+(which refunds).
+"""
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import LedgerEntry
+from accounts.services import balance_credit, balance_debit
+from core.errors import InvalidInput, UnknownCrypto
+from core.money import CENT, order_total
+from orders.models import Crypto, Order, Purchase
+from orders.strategies import OrderStrategyFactory
+
+logger = logging.getLogger(__name__)
+
+
+def crypto_get(*, symbol: str) -> Crypto:
+    crypto = Crypto.objects.filter(pk=symbol.strip().upper()).first()
+    if crypto is None:
+        raise UnknownCrypto(
+            f"{symbol!r} is not listed.", details={"crypto": [symbol]}
+        )
+    return crypto
+
+
+@transaction.atomic
+def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
+    """Debit the customer and write the order, all or nothing."""
+    crypto = crypto_get(symbol=symbol)
+    total = order_total(crypto.price, amount)
+    if total < CENT:
+        raise InvalidInput(
+            "The order's total is below 0.01.",
+            details={"amount": ["The total must be at least 0.01."]},
+        )
+    balance_after = balance_debit(customer_id=customer_id, amount=total)
+    strategy = OrderStrategyFactory.create_strategy(total)
+    order = strategy.execute(
+        customer_id=customer_id, crypto=crypto, amount=amount, total=total
+    )
+    LedgerEntry.objects.create(
+        customer_id=customer_id,
+        kind=LedgerEntry.Kind.ORDER,
+        amount=-total,
+        balance_after=balance_after,
+        order=order,
+    )
+    return order
+
+
+def _claimable(now):
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return Q(status=Purchase.Status.QUEUED) & due | Q(
+        status=Purchase.Status.IN_FLIGHT, lease_expires_at__lt=now
+    )
+
+
+@transaction.atomic
+def purchase_claim(*, purchase_id: int, owner: str) -> Purchase | None:
+    """Take the purchase for one attempt, under a lease; None if it is
+    finished, not yet due, or held by a live worker."""
+    now = timezone.now()
+    purchase = (
+        Purchase.objects.select_for_update(skip_locked=True)
+        .filter(_claimable(now), pk=purchase_id)
+        .first()
+    )
+    if purchase is None:
+        return None
+    purchase.status = Purchase.Status.IN_FLIGHT
+    purchase.attempts += 1
+    purchase.lease_owner = owner
+    purchase.lease_expires_at = now + timedelta(
+        seconds=settings.PURCHASE_LEASE_SECONDS
+    )
+    purchase.save(
+        update_fields=[
+            "status",
+            "attempts",
+            "lease_owner",
+            "lease_expires_at",
+            "updated_at",
+        ]
+    )
+    return purchase
+
+
+def purchase_lease_extend(*, purchase_id: int, owner: str) -> bool:
+    """The heartbeat of a worker still waiting on the exchange."""
+    return bool(
+        Purchase.objects.filter(
+            pk=purchase_id,
+            status=Purchase.Status.IN_FLIGHT,
+            lease_owner=owner,
+        ).update(
+            lease_expires_at=timezone.now()
+            + timedelta(seconds=settings.PURCHASE_LEASE_SECONDS)
+        )
+    )
+
+
+def _lock_unfinished(purchase_id):
+    return (
+        Purchase.objects.select_for_update()
+        .filter(
+            pk=purchase_id,
+            status__in=[Purchase.Status.QUEUED, Purchase.Status.IN_FLIGHT],
+        )
+        .first()
+    )
+
+
+@transaction.atomic
+def purchase_complete(*, purchase_id: int) -> bool:
+    """The exchange filled it: the purchase and its orders are done."""
+    purchase = _lock_unfinished(purchase_id)
+    if purchase is None:
+        return False
+    now = timezone.now()
+    purchase.status = Purchase.Status.COMPLETED
+    purchase.completed_at = now
+    purchase.lease_owner = ""
+    purchase.lease_expires_at = None
+    purchase.last_error = ""
+    purchase.save()
+    purchase.orders.update(status=Order.Status.COMPLETED, updated_at=now)
+    return True
+
+
+@transaction.atomic
+def purchase_retry_later(
+    *, purchase_id: int, owner: str, error: str
+) -> Purchase | None:
+    """Back to the queue after a transient failure, with backoff."""
+    purchase = _lock_unfinished(purchase_id)
+    if purchase is None or purchase.lease_owner != owner:
+        return None
+    delay = min(
+        settings.PURCHASE_RETRY_BASE_SECONDS * 2 ** (purchase.attempts - 1),
+        60.0,
+    )
+    purchase.status = Purchase.Status.QUEUED
+    purchase.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    purchase.lease_owner = ""
+    purchase.lease_expires_at = None
+    purchase.last_error = error[:1000]
+    purchase.save()
+    return purchase
+
+
+@transaction.atomic
+def purchase_fail(*, purchase_id: int, error: str) -> bool:
+    """The exchange refused for good: fail the orders and refund each
+    customer, in one transaction, customers locked in id order."""
+    purchase = _lock_unfinished(purchase_id)
+    if purchase is None:
+        return False
+    now = timezone.now()
+    purchase.status = Purchase.Status.FAILED
+    purchase.completed_at = now
+    purchase.lease_owner = ""
+    purchase.lease_expires_at = None
+    purchase.last_error = error[:1000]
+    purchase.save()
+    orders = list(purchase.orders.order_by("customer_id", "id"))
+    for order in orders:
+        balance = balance_credit(
+            customer_id=order.customer_id, amount=order.total
+        )
+        LedgerEntry.objects.create(
+            customer_id=order.customer_id,
+            kind=LedgerEntry.Kind.REFUND,
+            amount=order.total,
+            balance_after=balance,
+            order=order,
+        )
+    purchase.orders.update(status=Order.Status.FAILED, updated_at=now)
+    logger.warning(
+        "purchase #%s failed for good (%s): refunded %s orders",
+        purchase_id,
+        error,
+        len(orders),
+    )
+    return True
+
+
+def purchases_due(*, limit: int = 500) -> list[int]:
+    """Purchases that need a ring: due and not rung lately, or held by a
+    worker whose lease ran out."""
+    now = timezone.now()
+    quiet = Q(enqueued_at__isnull=True) | Q(
+        enqueued_at__lte=now
+        - timedelta(seconds=settings.PURCHASE_RERING_SECONDS)
+    )
+    return list(
+        Purchase.objects.filter(_claimable(now) & quiet)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def purchases_mark_rung(*, purchase_ids: list[int]) -> None:
+    Purchase.objects.filter(pk__in=purchase_ids).update(
+        enqueued_at=timezone.now()
+    )

@@ -1,0 +1,45 @@
+"""The sweeper: rings every purchase the doorbell missed.
+
+A purchase is committed with its orders, so whatever happened to Redis
+or to a worker, the database knows what is left to buy: queued purchases
+that are due and were not rung lately (Redis was down, a retry's backoff
+ran out) and in-flight ones whose worker stopped renewing its lease
+(killed). One sweeper at a time acts, under a PostgreSQL advisory lock.
+"""
+
+import logging
+
+from django.db import connection, transaction
+from redis.exceptions import RedisError
+
+from orders import services
+from orders.doorbell import purchase_ring
+
+logger = logging.getLogger("orders.worker")
+
+# Any fixed 64-bit number; names the sweeper's advisory lock.
+SWEEPER_LOCK_ID = 0x5357454550
+
+
+def sweep() -> int:
+    """Ring what is due; returns how many purchases were rung."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s)", [SWEEPER_LOCK_ID]
+            )
+            if not cursor.fetchone()[0]:
+                return 0
+        due = services.purchases_due()
+        rung = []
+        for purchase_id in due:
+            try:
+                if not purchase_ring(purchase_id):
+                    break
+            except RedisError:
+                break
+            rung.append(purchase_id)
+        if rung:
+            services.purchases_mark_rung(purchase_ids=rung)
+            logger.info("sweeper rang %d purchase(s): %s", len(rung), rung)
+    return len(rung)
