@@ -2,12 +2,9 @@
 Redis and real RQ workers. Only the exchange's sleep is shortened, by
 setting its latency to zero."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from decimal import Decimal
+from importlib import import_module
 from pathlib import Path
 
 import django_rq
@@ -20,12 +17,34 @@ from accounts import services as account_services
 from accounts.audit import audit
 
 APP_DIR = Path(__file__).resolve().parent
+LISTED_CRYPTOS = import_module("orders.migrations.0002_listed_cryptos").CRYPTOS
 
 
 @pytest.fixture(autouse=True)
 def _fast_exchange(settings):
     settings.EXCHANGE_LATENCY_SECONDS = 0
     settings.PURCHASE_RETRY_BASE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _listed_cryptos(request):
+    """The cryptos of the data migration, also in transactional tests
+    (whose flush empties every table after each test)."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db"}:
+        return
+    transactional = "transactional_db" in names or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from orders.models import Crypto, Pool
+
+    for symbol, name, price in LISTED_CRYPTOS:
+        crypto, _ = Crypto.objects.get_or_create(
+            symbol=symbol, defaults={"name": name, "price": price}
+        )
+        Pool.objects.get_or_create(crypto=crypto)
 
 
 @pytest.fixture
@@ -40,13 +59,14 @@ def queue():
 @pytest.fixture
 def run_worker(queue):
     """Run a real worker (the production class) in burst mode until the
-    queue is empty; returns how many jobs it ran."""
+    queue is empty; returns how many jobs were waiting for it."""
 
     def run():
+        waiting = queue.count
         connections.close_all()  # the forked job must not share sockets
-        worker = django_rq.get_worker("default")
-        worker.work(burst=True)
-        return worker.successful_job_count + worker.failed_job_count
+        django_rq.get_worker("default").work(burst=True)
+        assert queue.count == 0
+        return waiting
 
     return run
 
@@ -72,9 +92,7 @@ def make_customer(db):
     """A customer made by the real service; ``.api_key`` is its key."""
 
     def make(name="alice", balance=Decimal("100.00")):
-        created = account_services.customer_create(
-            name=name, balance=balance
-        )
+        created = account_services.customer_create(name=name, balance=balance)
         created.customer.api_key = created.api_key
         return created.customer
 
@@ -95,9 +113,7 @@ def client_for():
 def assert_books_balance():
     def check():
         findings = audit()
-        assert not findings, [
-            (f.check.name, f.rows) for f in findings
-        ]
+        assert not findings, [(f.check.name, f.rows) for f in findings]
 
     return check
 
@@ -113,41 +129,6 @@ def database_url():
     return f"postgres://{auth}{host}:{port}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker_process(settings):
-    """Start ``manage.py rqworker`` as its own process, as in production;
-    every worker started is stopped at the end of the test."""
-    started = []
-
-    def start(**env):
-        environ = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.RQ_QUEUES["default"]["URL"],
-            "EXCHANGE_LATENCY_SECONDS": "0",
-            "SWEEP_INTERVAL_SECONDS": "0.5",
-            "PYTHONUNBUFFERED": "1",
-            **{key: str(value) for key, value in env.items()},
-        }
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "default"],
-            cwd=APP_DIR,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 def wait_for(predicate, timeout=30.0, interval=0.1):
     """Poll until ``predicate()`` is true; fail the test on timeout."""
     deadline = time.monotonic() + timeout
@@ -157,3 +138,66 @@ def wait_for(predicate, timeout=30.0, interval=0.1):
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting")
+
+
+@pytest.fixture
+def live(transactional_db, tmp_path):
+    """Start real services for a fault test; all stopped at the end.
+
+    ``live.redis()`` a private Redis; ``live.db_proxy()`` a cuttable proxy
+    to the test database; ``live.web(...)`` gunicorn with the production
+    settings; ``live.worker(...)`` ``manage.py rqworker``.
+    """
+    from core.testing import live as processes
+
+    class Live:
+        def __init__(self):
+            self.services, self.redises, self.proxies = [], [], []
+            self.database_url = database_url()
+
+        def redis(self):
+            server = processes.RedisServer(tmp_path)
+            server.start()
+            self.redises.append(server)
+            return server
+
+        def db_proxy(self):
+            db = connections["default"].settings_dict
+            proxy = processes.TcpProxy(
+                db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+            )
+            self.proxies.append(proxy)
+            return proxy
+
+        def url_through(self, proxy):
+            db = connections["default"].settings_dict
+            user = db.get("USER") or ""
+            auth = f"{user}@" if user else ""
+            return f"postgres://{auth}127.0.0.1:{proxy.port}/{db['NAME']}"
+
+        def env(self, redis, database_url=None, **extra):
+            return processes.service_env(
+                database_url or self.database_url, redis.url, **extra
+            )
+
+        def web(self, env):
+            name = f"web-{len(self.services)}.log"
+            service = processes.start_web(env, tmp_path / name)
+            self.services.append(service)
+            return service
+
+        def worker(self, env):
+            name = f"worker-{len(self.services)}.log"
+            service = processes.start_worker(env, tmp_path / name)
+            self.services.append(service)
+            return service
+
+    stack = Live()
+    yield stack
+    for service in stack.services:
+        service.stop()
+    for server in stack.redises:
+        server.stop()
+    for proxy in stack.proxies:
+        proxy.close()
+    connections.close_all()

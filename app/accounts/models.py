@@ -15,7 +15,9 @@ class Customer(models.Model):
     )
     name = models.CharField(max_length=100)
     balance = models.DecimalField(
-        max_digits=10, decimal_places=2, default=settings.DEFAULT_CUSTOMER_BALANCE
+        max_digits=10,
+        decimal_places=2,
+        default=settings.DEFAULT_CUSTOMER_BALANCE,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import Customer, LedgerEntry
 from core.money import MAX_BALANCE
-from core.serializers import MoneyField, StrictSerializer
+from core.serializers import MoneyField, StrictSerializer, StringField
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -15,7 +15,7 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 
 class CustomerCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
+    name = StringField(max_length=100)
     balance = MoneyField(
         max_digits=10,
         decimal_places=2,

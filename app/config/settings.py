@@ -259,6 +259,4 @@ PURCHASE_LEASE_SECONDS = float(os.environ.get("PURCHASE_LEASE_SECONDS", "10"))
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "1"))
 # A queued purchase whose doorbell rang longer ago than this is rung
 # again by the sweeper (the first ring may have been lost with Redis).
-PURCHASE_RERING_SECONDS = float(
-    os.environ.get("PURCHASE_RERING_SECONDS", "5")
-)
+PURCHASE_RERING_SECONDS = float(os.environ.get("PURCHASE_RERING_SECONDS", "5"))

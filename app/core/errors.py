@@ -118,6 +118,15 @@ _DRF_ERRORS = (
 )
 
 
+def _classify(exc):
+    for klass, status, code in _DRF_ERRORS:
+        if isinstance(exc, klass):
+            return status, code
+    if isinstance(exc, drf.APIException):
+        return exc.status_code, ErrorCode.INVALID
+    return None
+
+
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every exception becomes the envelope."""
     set_rollback()
@@ -141,18 +150,14 @@ def exception_handler(exc, context):
             status=503,
             headers={"Retry-After": "1"},
         )
-    for klass, status, code in _DRF_ERRORS:
-        if isinstance(exc, klass):
-            break
-    else:
-        if isinstance(exc, drf.APIException):
-            status, code = exc.status_code, ErrorCode.INVALID
-        else:
-            logger.exception("unexpected error", exc_info=exc)
-            return Response(
-                envelope(ErrorCode.SERVER_ERROR, "Internal server error."),
-                status=500,
-            )
+    known = _classify(exc)
+    if known is None:
+        logger.exception("unexpected error", exc_info=exc)
+        return Response(
+            envelope(ErrorCode.SERVER_ERROR, "Internal server error."),
+            status=500,
+        )
+    status, code = known
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None) is not None:

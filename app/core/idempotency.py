@@ -32,6 +32,18 @@ MAX_KEY_LENGTH = 255
 TTL_HOURS = 48
 # Transient answers are not kept: the client should simply try again.
 _NOT_STORED = {409, 429}
+# Secrets are never stored in plain text: a replay answers them as null
+# (a client that lost a new customer's key rotates it).
+_SECRET_FIELDS = {"api_key"}
+
+
+def _storable(data):
+    if isinstance(data, dict):
+        return {
+            name: None if name in _SECRET_FIELDS else value
+            for name, value in data.items()
+        }
+    return data
 
 
 def _fingerprint(request):
@@ -91,7 +103,7 @@ def idempotent(view_method):
                     key=key,
                     fingerprint=fingerprint,
                     status_code=response.status_code,
-                    body=response.data,
+                    body=_storable(response.data),
                 )
             return response
 

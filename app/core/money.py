@@ -16,12 +16,16 @@ def require_money(value):
     return value
 
 
-def order_total(price, amount):
-    """``price × amount`` rounded up to the cent: the broker never
-    undercharges by a fraction of a cent."""
+def exact_product(price, amount):
     if not isinstance(price, Decimal) or not isinstance(amount, Decimal):
         raise TypeError("price and amount must be Decimals")
     with localcontext() as context:
-        # Exact product: 18 + 20 digits never lose a digit at this precision.
+        # Exact: 18 + 20 digits never lose a digit at this precision.
         context.prec = 60
-        return (price * amount).quantize(CENT, rounding=ROUND_CEILING)
+        return price * amount
+
+
+def order_total(price, amount):
+    """``price × amount`` rounded up to the cent: the broker never
+    undercharges by a fraction of a cent."""
+    return exact_product(price, amount).quantize(CENT, rounding=ROUND_CEILING)

@@ -39,11 +39,10 @@ def _fill(order):
 class SimulatedExchange(ExchangeClient):
     def _count_call(self, *, crypto, amount, client_order_id):
         with transaction.atomic():
-            order, _ = (
-                SimulatedExchangeOrder.objects.select_for_update().get_or_create(
-                    client_order_id=client_order_id,
-                    defaults={"crypto": crypto, "amount": amount},
-                )
+            orders = SimulatedExchangeOrder.objects.select_for_update()
+            order, _ = orders.get_or_create(
+                client_order_id=client_order_id,
+                defaults={"crypto": crypto, "amount": amount},
             )
             order.calls += 1
             order.save(update_fields=["calls"])

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from core.serializers import MoneyField, StrictSerializer
+from core.serializers import QuantityField, StrictSerializer, StringField
 from orders.models import Crypto, Order, Purchase
 
 
@@ -14,9 +14,9 @@ class CryptoSerializer(serializers.ModelSerializer):
 
 
 class OrderCreateSerializer(StrictSerializer):
-    crypto = serializers.CharField(max_length=10)
-    amount = MoneyField(
-        max_digits=20,
+    crypto = StringField(max_length=10)
+    amount = QuantityField(
+        max_total_digits=20,
         decimal_places=10,
         min_value=Decimal("0.0000000001"),
     )

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import LedgerEntry
 from accounts.services import balance_credit, balance_debit
 from core.errors import InvalidInput, UnknownCrypto
-from core.money import CENT, order_total
+from core.money import CENT, exact_product, order_total
 from orders.models import Crypto, Order, Purchase
 from orders.strategies import OrderStrategyFactory
 
@@ -39,12 +39,12 @@ def crypto_get(*, symbol: str) -> Crypto:
 def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
     """Debit the customer and write the order, all or nothing."""
     crypto = crypto_get(symbol=symbol)
-    total = order_total(crypto.price, amount)
-    if total < CENT:
+    if exact_product(crypto.price, amount) < CENT:
         raise InvalidInput(
             "The order's total is below 0.01.",
             details={"amount": ["The total must be at least 0.01."]},
         )
+    total = order_total(crypto.price, amount)
     balance_after = balance_debit(customer_id=customer_id, amount=total)
     strategy = OrderStrategyFactory.create_strategy(total)
     order = strategy.execute(

@@ -9,34 +9,74 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('orders', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("orders", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ledgerentry',
-            name='order',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='orders.order'),
+            model_name="ledgerentry",
+            name="order",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="ledger_entries",
+                to="orders.order",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.CheckConstraint(condition=models.Q(('balance__gte', 0)), name='customer_balance_not_negative'),
+            model_name="customer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("balance__gte", 0)),
+                name="customer_balance_not_negative",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(fields=['customer', '-id'], name='accounts_le_custome_b80fd2_idx'),
+            model_name="ledgerentry",
+            index=models.Index(
+                fields=["customer", "-id"],
+                name="accounts_le_custome_b80fd2_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('amount__gt', 0), ('kind', 'deposit'), ('order__isnull', True)), models.Q(('amount__lt', 0), ('kind', 'order'), ('order__isnull', False)), models.Q(('amount__gt', 0), ('kind', 'refund'), ('order__isnull', False)), _connector='OR'), name='ledger_entry_sign_follows_kind'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("amount__gt", 0),
+                        ("kind", "deposit"),
+                        ("order__isnull", True),
+                    ),
+                    models.Q(
+                        ("amount__lt", 0),
+                        ("kind", "order"),
+                        ("order__isnull", False),
+                    ),
+                    models.Q(
+                        ("amount__gt", 0),
+                        ("kind", "refund"),
+                        ("order__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="ledger_entry_sign_follows_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('balance_after__gte', 0)), name='ledger_entry_balance_after_not_negative'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("balance_after__gte", 0)),
+                name="ledger_entry_balance_after_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('order__isnull', False)), fields=('order', 'kind'), name='ledger_entry_once_per_order_and_kind'),
+            model_name="ledgerentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("order__isnull", False)),
+                fields=("order", "kind"),
+                name="ledger_entry_once_per_order_and_kind",
+            ),
         ),
     ]

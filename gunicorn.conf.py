@@ -1,0 +1,31 @@
+"""Gunicorn settings: the one production web server command line.
+
+Used by ``make web``, ``make run`` (``gunicorn -c gunicorn.conf.py``) and
+the Docker image. Tunable through the environment: ``PORT`` (8000),
+``WEB_CONCURRENCY`` (worker processes, 2), ``GUNICORN_THREADS`` (threads
+per worker, 4), ``GUNICORN_TIMEOUT`` (seconds, 30).
+"""
+
+import os
+from pathlib import Path
+
+_here = Path(__file__).resolve().parent
+if (_here / "app" / "manage.py").exists():
+    # In the repository; in the image the working directory is the app.
+    chdir = str(_here / "app")
+
+wsgi_app = "config.wsgi:application"
+bind = [f"0.0.0.0:{os.environ.get('PORT') or '8000'}"]
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+# Worker heartbeat files on tmpfs, as gunicorn advises for containers.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No runtime control socket: it would be shared by every instance of one
+# user ($HOME/.gunicorn/gunicorn.ctl), and the image's user has no home.
+control_socket_disable = True

