@@ -50,10 +50,14 @@ def _listed_cryptos(request):
 @pytest.fixture
 def queue():
     """The real RQ queue on the real Redis, emptied before the test."""
+    from orders.doorbell import MARKER_KEY
+
     queue = django_rq.get_queue("default")
     queue.empty()
+    queue.connection.delete(MARKER_KEY)
     yield queue
     queue.empty()
+    queue.connection.delete(MARKER_KEY)
 
 
 @pytest.fixture

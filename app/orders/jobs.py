@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -18,18 +19,21 @@ from exchange.client import (
     buy_from_exchange,
     get_exchange,
 )
-from orders import services
+from orders import doorbell, services
 
 logger = logging.getLogger("orders.worker")
 
+# Exchange calls of different cryptos that one job runs at once.
+MAX_PARALLEL_CALLS = 8
+
 
 class _LeaseHeartbeat(threading.Thread):
-    """Extends the purchase's lease while the exchange call runs, so a
-    killed worker is noticed within one lease, and a live one is not."""
+    """Extends the leases of this job's purchases while the exchange
+    calls run, so a killed worker is noticed within one lease, and a live
+    one is not."""
 
-    def __init__(self, purchase_id, owner):
-        super().__init__(daemon=True, name=f"lease-{purchase_id}")
-        self.purchase_id = purchase_id
+    def __init__(self, owner):
+        super().__init__(daemon=True, name=f"lease-{owner}")
         self.owner = owner
         self.stopped = threading.Event()
 
@@ -37,34 +41,64 @@ class _LeaseHeartbeat(threading.Thread):
         interval = settings.PURCHASE_LEASE_SECONDS / 3
         try:
             while not self.stopped.wait(interval):
-                services.purchase_lease_extend(
-                    purchase_id=self.purchase_id, owner=self.owner
-                )
+                services.purchases_lease_extend(owner=self.owner)
         except Exception:  # noqa: BLE001 - the lease will simply lapse
-            logger.exception("lease heartbeat of #%s", self.purchase_id)
+            logger.exception("lease heartbeat of %s", self.owner)
         finally:
             connection.close()
 
 
 def purchase_execute(purchase_id: int) -> str:
-    """Buy one purchase at the exchange; returns what happened."""
+    """Buy what is ready at the exchange; return what became of
+    ``purchase_id`` ("skipped" if another job had it or it is done).
+
+    The job that answers a doorbell takes every purchase ready at that
+    moment, coalesced into one exchange call per crypto, and runs the
+    calls of different cryptos side by side.
+    """
     close_old_connections()
+    doorbell.doorbell_answered()
     owner = uuid.uuid4().hex
-    purchase = services.purchase_claim(purchase_id=purchase_id, owner=owner)
-    if purchase is None:
+    claims = services.purchases_claim_ready(owner=owner)
+    if not claims:
         return "skipped"
-    client_order_id = str(purchase.client_order_id)
-    heartbeat = _LeaseHeartbeat(purchase_id, owner)
+    heartbeat = _LeaseHeartbeat(owner)
     heartbeat.start()
     try:
-        return _attempt(purchase, owner, client_order_id)
+        outcomes = _attempt_all(claims, owner)
     finally:
         heartbeat.stopped.set()
+    for claim, outcome in zip(claims, outcomes, strict=True):
+        if purchase_id == claim.purchase.pk or purchase_id in claim.absorbed:
+            return outcome
+    return "skipped"
 
 
-def _attempt(purchase, owner, client_order_id):
+def _attempt_in_thread(claim, owner):
+    try:
+        return _attempt(claim.purchase, owner, claim.absorbed)
+    finally:
+        connection.close()
+
+
+def _attempt_all(claims, owner):
+    if len(claims) == 1:
+        return [_attempt(claims[0].purchase, owner, claims[0].absorbed)]
+    workers = min(len(claims), MAX_PARALLEL_CALLS)
+    with ThreadPoolExecutor(workers, thread_name_prefix="exchange") as pool:
+        futures = [
+            pool.submit(_attempt_in_thread, claim, owner) for claim in claims
+        ]
+    # Every call has ended; a bug in one is raised after the others
+    # finished, and its purchase's lease lapses so it is tried again.
+    return [future.result() for future in futures]
+
+
+def _attempt(purchase, owner, absorbed):
+    client_order_id = str(purchase.client_order_id)
+    merged = f" (+{len(absorbed)} merged)" if absorbed else ""
     tag = (
-        f"purchase #{purchase.pk} {purchase.amount.normalize()} "
+        f"purchase #{purchase.pk}{merged} {purchase.amount.normalize()} "
         f"{purchase.crypto_id} (${purchase.total}) "
         f"client_order_id={client_order_id}"
     )

@@ -8,6 +8,7 @@ with ``purchase_complete``, ``purchase_retry_later`` or ``purchase_fail``
 """
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -67,48 +68,68 @@ def _claimable(now):
     )
 
 
+@dataclass
+class Claim:
+    """A purchase taken for one attempt, with the purchases it absorbed."""
+
+    purchase: Purchase
+    absorbed: list[int] = field(default_factory=list)
+
+
+def _lease_until(now):
+    return now + timedelta(seconds=settings.PURCHASE_LEASE_SECONDS)
+
+
 @transaction.atomic
-def purchase_claim(*, purchase_id: int, owner: str) -> Purchase | None:
-    """Take the purchase for one attempt, under a lease; None if it is
-    finished, not yet due, or held by a live worker."""
+def purchases_claim_ready(*, owner: str, limit: int = 1000) -> list[Claim]:
+    """Take every purchase that is ready now, one exchange call's worth
+    per crypto: the fresh (never sent) purchases of a crypto are merged
+    into the oldest of them, so a burst of orders costs few calls.
+
+    A purchase already sent once (a retry, or one whose worker died)
+    keeps its own ``client_order_id`` and amount: the exchange may have
+    filled it, so it is never merged. Rows held by another worker are
+    skipped, never waited for.
+    """
     now = timezone.now()
-    purchase = (
+    ready = list(
         Purchase.objects.select_for_update(skip_locked=True)
-        .filter(_claimable(now), pk=purchase_id)
-        .first()
+        .filter(_claimable(now))
+        .order_by("id")[:limit]
     )
-    if purchase is None:
-        return None
-    purchase.status = Purchase.Status.IN_FLIGHT
-    purchase.attempts += 1
-    purchase.lease_owner = owner
-    purchase.lease_expires_at = now + timedelta(
-        seconds=settings.PURCHASE_LEASE_SECONDS
-    )
-    purchase.save(
-        update_fields=[
-            "status",
-            "attempts",
-            "lease_owner",
-            "lease_expires_at",
-            "updated_at",
-        ]
-    )
-    return purchase
+    claims, leads = [], {}
+    for purchase in ready:
+        if purchase.attempts == 0:
+            lead = leads.get(purchase.crypto_id)
+            if lead is not None:
+                lead.absorbed.append(purchase.pk)
+                lead.purchase.amount += purchase.amount
+                lead.purchase.total += purchase.total
+                continue
+            leads[purchase.crypto_id] = claim = Claim(purchase)
+        else:
+            claim = Claim(purchase)
+        claims.append(claim)
+    for claim in claims:
+        purchase = claim.purchase
+        if claim.absorbed:
+            Order.objects.filter(purchase_id__in=claim.absorbed).update(
+                purchase=purchase, updated_at=now
+            )
+            Purchase.objects.filter(pk__in=claim.absorbed).delete()
+        purchase.status = Purchase.Status.IN_FLIGHT
+        purchase.attempts += 1
+        purchase.lease_owner = owner
+        purchase.lease_expires_at = _lease_until(now)
+        purchase.save()
+    return claims
 
 
-def purchase_lease_extend(*, purchase_id: int, owner: str) -> bool:
+def purchases_lease_extend(*, owner: str) -> int:
     """The heartbeat of a worker still waiting on the exchange."""
-    return bool(
-        Purchase.objects.filter(
-            pk=purchase_id,
-            status=Purchase.Status.IN_FLIGHT,
-            lease_owner=owner,
-        ).update(
-            lease_expires_at=timezone.now()
-            + timedelta(seconds=settings.PURCHASE_LEASE_SECONDS)
-        )
-    )
+    return Purchase.objects.filter(
+        status=Purchase.Status.IN_FLIGHT, lease_owner=owner
+    ).update(lease_expires_at=_lease_until(timezone.now()))
 
 
 def _lock_unfinished(purchase_id):
