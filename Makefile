@@ -7,6 +7,7 @@ PYTHON3 ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 STACK := $(PY) scripts/stack.py
 EXEC := $(STACK) exec --
 
@@ -23,7 +24,7 @@ help:
 	@echo "make web      production web server on \$$PORT ($(PORT))"
 	@echo "make worker   one RQ worker"
 	@echo "make test     the test suite (ARGS=... for pytest)"
-	@echo "make bench    the benchmark"
+	@echo "make bench    the benchmark (ARGS=--quick for a smoke run)"
 	@echo "make fmt      format (black, import order)"
 	@echo "make lint     black --check and ruff"
 	@echo "make stop     stop the embedded PostgreSQL and Redis"
@@ -51,13 +52,13 @@ run: install
 test: install
 	$(EXEC) $(VENV)/bin/pytest $(ARGS)
 
-bench: install
-	@if [ -f bench/run.py ]; then \
-		$(EXEC) $(PY) bench/run.py $(ARGS); \
-	else \
-		echo "The benchmark is not written yet (bench/run.py)." >&2; \
-		exit 1; \
-	fi
+bench: install $(BENCH_STAMP)
+	$(EXEC) $(PY) bench/run.py $(ARGS)
+
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q \
+		-r requirements-bench.txt
+	touch $@
 
 fmt: install
 	$(VENV)/bin/black .

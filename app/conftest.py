@@ -3,6 +3,7 @@ Redis and real RQ workers. Only the exchange's sleep is shortened, by
 setting its latency to zero."""
 
 import time
+import uuid
 from decimal import Decimal
 from importlib import import_module
 from pathlib import Path
@@ -24,6 +25,16 @@ LISTED_CRYPTOS = import_module("orders.migrations.0002_listed_cryptos").CRYPTOS
 def _fast_exchange(settings):
     settings.EXCHANGE_LATENCY_SECONDS = 0
     settings.PURCHASE_RETRY_BASE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _private_rate_limits(settings):
+    """Rate-limit counters of this test only: a fresh key prefix in the
+    shared Redis, so that no test (and no earlier run) spends another's
+    requests."""
+    cache = dict(settings.CACHES["default"])
+    cache["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {**settings.CACHES, "default": cache}
 
 
 @pytest.fixture(autouse=True)

@@ -1,14 +1,20 @@
 """HTTP for customers, deposits, ledgers and operator tokens."""
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, status, viewsets
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.models import ApiToken
 from accounts.permissions import IsOperator, IsOperatorOrCustomer
 from accounts.serializers import (
     CustomerCreatedSerializer,
@@ -19,7 +25,10 @@ from accounts.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
+from core.errors import InvalidInput
 from core.idempotency import idempotent
+from core.schema import IDEMPOTENT_POST, READ_ERRORS, errors
+from core.throttling import TokenThrottle
 
 
 def _created_payload(created):
@@ -28,13 +37,33 @@ def _created_payload(created):
     return data
 
 
+_CUSTOMER = {"id": 1, "name": "farbod", "balance": "100.00"}
+_API_KEY = "ck_Hq0x5c1H2v7m9Jt3kP8yW4rN6bE2uD1sZ0aQ5fG7hL"
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List customers",
+        description="Operators see every customer; a customer, itself.",
+        responses={
+            200: CustomerSerializer(many=True),
+            **errors(*READ_ERRORS, 404),
+        },
+        examples=[OpenApiExample("customer", value=_CUSTOMER)],
+    ),
+    retrieve=extend_schema(
+        summary="One customer",
+        responses={200: CustomerSerializer, **errors(*READ_ERRORS, 404)},
+        examples=[OpenApiExample("customer", value=_CUSTOMER)],
+    ),
+)
 class CustomerViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = CustomerSerializer
-    operator_actions = {"create", "deposit", "rotate_key"}
+    operator_actions = {"create", "deposit", "rotate_key", "revoke_keys"}
 
     def get_permissions(self):
         if self.action in self.operator_actions:
@@ -52,8 +81,32 @@ class CustomerViewSet(
         return CustomerSerializer
 
     @extend_schema(
-        request=CustomerCreateSerializer,
-        responses={201: CustomerCreatedSerializer},
+        summary="Create a customer (operator)",
+        description=(
+            "The balance defaults to 100.00 and is the customer's opening "
+            "`deposit` in the ledger. `api_key` is shown this once; only "
+            "its hash is kept (an idempotent replay answers it as null)."
+        ),
+        request={"application/json": CustomerCreateSerializer},
+        responses={
+            201: CustomerCreatedSerializer,
+            **errors(400, *READ_ERRORS, 409, 413, 415, 422),
+        },
+        parameters=IDEMPOTENT_POST,
+        examples=[
+            OpenApiExample(
+                "farbod",
+                summary="The original design's customer",
+                value={"name": "farbod", "balance": "100.00"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "created",
+                value={**_CUSTOMER, "api_key": _API_KEY},
+                response_only=True,
+                status_codes=[201],
+            ),
+        ],
     )
     @idempotent
     def create(self, request):
@@ -63,7 +116,23 @@ class CustomerViewSet(
         return Response(_created_payload(created), status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=DepositSerializer, responses={200: CustomerSerializer}
+        summary="Deposit into a customer's balance (operator)",
+        request={"application/json": DepositSerializer},
+        responses={
+            200: CustomerSerializer,
+            **errors(400, *READ_ERRORS, 404, 409, 413, 415, 422),
+        },
+        parameters=IDEMPOTENT_POST,
+        examples=[
+            OpenApiExample(
+                "deposit", value={"amount": "25.50"}, request_only=True
+            ),
+            OpenApiExample(
+                "new balance",
+                value={**_CUSTOMER, "balance": "125.50"},
+                response_only=True,
+            ),
+        ],
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -77,7 +146,18 @@ class CustomerViewSet(
         )
         return Response(CustomerSerializer(customer).data)
 
-    @extend_schema(request=None, responses={200: CustomerCreatedSerializer})
+    @extend_schema(
+        summary="Replace a customer's API key (operator)",
+        request=None,
+        responses={
+            200: CustomerCreatedSerializer,
+            **errors(*READ_ERRORS, 404, 409, 422),
+        },
+        parameters=IDEMPOTENT_POST,
+        examples=[
+            OpenApiExample("new key", value={**_CUSTOMER, "api_key": _API_KEY})
+        ],
+    )
     @action(detail=True, methods=["post"], url_path="rotate-key")
     @idempotent
     def rotate_key(self, request, pk=None):
@@ -86,7 +166,60 @@ class CustomerViewSet(
         created = services.customer_key_rotate(customer_id=customer.pk)
         return Response(_created_payload(created))
 
-    @extend_schema(responses={200: LedgerEntrySerializer(many=True)})
+    @extend_schema(
+        summary="Revoke a customer's API keys (operator)",
+        description=(
+            "Every key of the customer stops working at once and none is "
+            "issued: the customer is locked out until `rotate-key`."
+        ),
+        request=None,
+        responses={
+            200: inline_serializer(
+                "KeysRevoked",
+                {
+                    "id": serializers.IntegerField(),
+                    "revoked_keys": serializers.IntegerField(min_value=0),
+                },
+            ),
+            **errors(*READ_ERRORS, 404, 409, 422),
+        },
+        parameters=IDEMPOTENT_POST,
+        examples=[
+            OpenApiExample("revoked", value={"id": 1, "revoked_keys": 1})
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path="revoke-keys")
+    @idempotent
+    def revoke_keys(self, request, pk=None):
+        customer = self.get_object()
+        revoked = services.customer_keys_revoke(customer_id=customer.pk)
+        return Response({"id": customer.pk, "revoked_keys": revoked})
+
+    @extend_schema(
+        summary="A customer's ledger, newest first",
+        description=(
+            "Every change of the balance: `deposit`, `order` (negative) "
+            "and `refund`, each with the balance after it."
+        ),
+        responses={
+            200: LedgerEntrySerializer(many=True),
+            **errors(*READ_ERRORS, 404),
+        },
+        examples=[
+            OpenApiExample(
+                "order debit",
+                summary="The debit of an order",
+                value={
+                    "id": 2,
+                    "kind": "order",
+                    "amount": "-6.00",
+                    "balance_after": "94.00",
+                    "order_id": 1,
+                    "created_at": "2025-01-01T12:00:00.000000Z",
+                },
+            )
+        ],
+    )
     @action(detail=True, methods=["get"])
     def ledger(self, request, pk=None):
         customer = self.get_object()
@@ -101,9 +234,37 @@ class TokenView(APIView):
 
     permission_classes = [AllowAny]
     serializer_class = TokenRequestSerializer
+    throttle_classes = [TokenThrottle]
+
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [IsAuthenticated()]
+        return super().get_permissions()
 
     @extend_schema(
-        request=TokenRequestSerializer, responses={200: TokenSerializer}
+        summary="An operator's API token",
+        description=(
+            "Trade an operator's (staff user's) username and password for "
+            "a token; send it as `Authorization: Token <token>`."
+        ),
+        auth=[],
+        request={"application/json": TokenRequestSerializer},
+        responses={
+            200: TokenSerializer,
+            **errors(400, 401, 413, 415, 429, 503),
+        },
+        examples=[
+            OpenApiExample(
+                "credentials",
+                value={"username": "operator", "password": "s3cret"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "token",
+                value={"token": "op_9s8V2kQ4mN1xT7cR5bW3yH6jL0pZ2aF4dG8e"},
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
@@ -115,3 +276,19 @@ class TokenView(APIView):
             )
         token = services.operator_token_issue(user=user)
         return Response({"token": token})
+
+    @extend_schema(
+        summary="Revoke the token of this request",
+        description=(
+            "The token (or customer key) sent in `Authorization` stops "
+            "working at once. A browser session has no token to revoke: "
+            "log out instead."
+        ),
+        request=None,
+        responses={204: None, **errors(400, 401, 429, 503)},
+    )
+    def delete(self, request):
+        if not isinstance(request.auth, ApiToken):
+            raise InvalidInput("This request carries no token to revoke.")
+        services.api_token_revoke(token_id=request.auth.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,17 +1,33 @@
 from decimal import Decimal
 
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from accounts.models import Customer, LedgerEntry
 from core.money import MAX_BALANCE
-from core.serializers import MoneyField, StrictSerializer, StringField
+from core.serializers import (
+    BrowsableLinksMixin,
+    MoneyField,
+    StrictSerializer,
+    StringField,
+)
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = ["id", "name", "balance"]
         read_only_fields = fields
+
+    def browsable_links(self, customer, request):
+        orders = reverse("order-list", request=request)
+        return {
+            "url": reverse("customer-detail", [customer.pk], request=request),
+            "ledger_url": reverse(
+                "customer-ledger", [customer.pk], request=request
+            ),
+            "orders_url": f"{orders}?customer={customer.pk}",
+        }
 
 
 class CustomerCreateSerializer(StrictSerializer):
@@ -26,7 +42,8 @@ class CustomerCreateSerializer(StrictSerializer):
 
 
 class CustomerCreatedSerializer(serializers.ModelSerializer):
-    api_key = serializers.CharField(read_only=True)
+    # Null in an idempotent replay: the key is shown once, never stored.
+    api_key = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = Customer
@@ -42,7 +59,7 @@ class DepositSerializer(StrictSerializer):
     )
 
 
-class LedgerEntrySerializer(serializers.ModelSerializer):
+class LedgerEntrySerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     class Meta:
         model = LedgerEntry
         fields = [
@@ -54,6 +71,15 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    def browsable_links(self, entry, request):
+        if entry.order_id is None:
+            return {}
+        return {
+            "order_url": reverse(
+                "order-detail", [entry.order_id], request=request
+            )
+        }
 
 
 class TokenRequestSerializer(StrictSerializer):

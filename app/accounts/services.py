@@ -116,19 +116,45 @@ def customer_deposit(*, customer_id: int, amount: Decimal) -> Customer:
     return Customer.objects.get(pk=customer_id)
 
 
-@transaction.atomic
-def customer_key_rotate(*, customer_id: int) -> CreatedCustomer:
-    """Revoke every key of the customer and issue a new one."""
+def _customer_locked(customer_id):
     customer = (
         Customer.objects.select_for_update().filter(pk=customer_id).first()
     )
     if customer is None:
         raise NotFound("No such customer.")
-    ApiToken.objects.filter(
-        user_id=customer.user_id, revoked_at__isnull=True
+    return customer
+
+
+def _api_tokens_revoke(*, user_id) -> int:
+    return ApiToken.objects.filter(
+        user_id=user_id, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())
+
+
+@transaction.atomic
+def customer_key_rotate(*, customer_id: int) -> CreatedCustomer:
+    """Revoke every key of the customer and issue a new one."""
+    customer = _customer_locked(customer_id)
+    _api_tokens_revoke(user_id=customer.user_id)
     api_key = _api_token_create(user=customer.user, prefix="ck")
     return CreatedCustomer(customer=customer, api_key=api_key)
+
+
+@transaction.atomic
+def customer_keys_revoke(*, customer_id: int) -> int:
+    """Revoke every key of the customer, issuing none: it is locked out
+    until an operator rotates its key. How many keys were live."""
+    customer = _customer_locked(customer_id)
+    return _api_tokens_revoke(user_id=customer.user_id)
+
+
+def api_token_revoke(*, token_id: int) -> bool:
+    """Revoke one token (the one a request came with); False if it was
+    revoked already."""
+    revoked = ApiToken.objects.filter(
+        pk=token_id, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    return bool(revoked)
 
 
 def operator_token_issue(*, user) -> str:

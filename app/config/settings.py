@@ -6,11 +6,13 @@ under ``.data/`` are used (it writes them to ``.data/services.env``).
 """
 
 import os
+import re
 import secrets
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 APP_DIR = Path(__file__).resolve().parent.parent
 BASE_DIR = APP_DIR.parent
@@ -22,6 +24,19 @@ def _env_bool(name, default=False):
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_rate(name, default):
+    """A DRF rate such as ``"10/min"``; ``off`` (or empty) turns it off.
+    A malformed value stops the start, not a request."""
+    value = os.environ.get(name, default).strip()
+    if value.lower() in {"", "off", "none"}:
+        return None
+    if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: expected a rate such as 10/min, or off"
+        )
+    return value
 
 
 def _embedded_services():
@@ -67,6 +82,47 @@ ALLOWED_HOSTS = [
     ).split(",")
     if host.strip()
 ]
+
+# Security. Always on: no MIME sniffing, no framing, HttpOnly session
+# cookies, no Referer across origins (Django's defaults, stated here).
+# DJANGO_SECURE=1 is for a deployment served over HTTPS: it redirects
+# HTTP to HTTPS, sends HSTS and marks cookies Secure. It is off by
+# default because `make run` serves plain HTTP on localhost, where those
+# would lock the browser out. See docs/security.md.
+SECURE = _env_bool("DJANGO_SECURE")
+SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", SECURE)
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS", 31536000 if SECURE else 0)
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE
+)
+# Preloading is a promise to browsers that outlives this deployment: opt
+# in on its own.
+SECURE_HSTS_PRELOAD = _env_bool("DJANGO_SECURE_HSTS_PRELOAD")
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips
+# it from clients): DJANGO_SECURE_PROXY_SSL_HEADER=1.
+if _env_bool("DJANGO_SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = [
+    origin.strip()
+    for origin in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",")
+    if origin.strip()
+]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "core.views_errors.csrf_failure"
+# An operator's browser session lasts a working day, not two weeks.
+SESSION_COOKIE_AGE = int(
+    os.environ.get("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60)
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -147,6 +203,19 @@ RQ_QUEUES = {
 RQ = {"WORKER_CLASS": "orders.worker.PurchaseWorker"}
 RQ_SHOW_ADMIN_LINK = True
 
+# The shared cache: rate-limit counters that every web process sees.
+# Short timeouts, because a cache that hangs would hang requests; the
+# throttles fail open when Redis is down (core/throttling.py). Nothing
+# may call cache.clear(): it would empty RQ's queues on the same Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cache",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation."
@@ -200,7 +269,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The client address of a throttle is REMOTE_ADDR unless the service
+    # runs behind this many trusted proxies (X-Forwarded-For is
+    # otherwise the client's to forge).
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES", "0")),
 }
+
+# Rate limits (core/throttling.py), counted in Redis across processes.
+# Orders per principal: high enough never to slow a benchmark, low
+# enough to stop a runaway client. Token requests per client address and
+# username: slows password guessing.
+ORDER_RATE = _env_rate("ORDER_RATE", "6000/min")
+TOKEN_RATE = _env_rate("TOKEN_RATE", "10/min")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crypto order service",
@@ -210,17 +290,26 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public: they ignore credentials, so a bad
+    # token is not answered with a 401 in YAML.
+    "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# LOG_FORMAT=json: one JSON object per line (core/logging.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
@@ -260,3 +349,5 @@ SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "1"))
 # A queued purchase whose doorbell rang longer ago than this is rung
 # again by the sweeper (the first ring may have been lost with Redis).
 PURCHASE_RERING_SECONDS = float(os.environ.get("PURCHASE_RERING_SECONDS", "5"))
+# How long a process may quote a price from memory (see orders/prices.py).
+PRICE_CACHE_SECONDS = float(os.environ.get("PRICE_CACHE_SECONDS", "1"))

@@ -1,10 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import CustomerViewSet, TokenView
-from core.api import HealthView
+from core.api import HealthView, PingView
+from core.throttling import login_throttled
 from orders.api import CryptoListView, OrderViewSet, PurchaseViewSet
 
 router = DefaultRouter()
@@ -17,12 +19,21 @@ urlpatterns = [
     path("api/crypto/", CryptoListView.as_view(), name="crypto-list"),
     path("api/token/", TokenView.as_view(), name="token"),
     path("api/health/", HealthView.as_view(), name="health"),
+    path("api/ping/", PingView.as_view(), name="ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",
         SpectacularSwaggerView.as_view(url_name="schema"),
         name="docs",
     ),
+    # The form logins, under the token endpoint's rate limit.
+    path(
+        "api-auth/login/",
+        login_throttled(
+            LoginView.as_view(template_name="rest_framework/login.html")
+        ),
+    ),
+    path("admin/login/", login_throttled(admin.site.login)),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),

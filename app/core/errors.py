@@ -7,7 +7,9 @@ Every error leaves the service as
 import logging
 from enum import StrEnum
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
@@ -29,6 +31,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    REQUEST_TOO_LARGE = "request_too_large"
     THROTTLED = "throttled"
     UNAVAILABLE = "unavailable"
     SERVER_ERROR = "server_error"
@@ -61,6 +64,12 @@ class UnknownCrypto(ServiceError):
     message = "This crypto is not listed."
 
 
+class PriceMoving(ServiceError):
+    status = 503
+    code = ErrorCode.UNAVAILABLE
+    message = "The price changed while the order was placed; try again."
+
+
 class NotFound(ServiceError):
     status = 404
     code = ErrorCode.NOT_FOUND
@@ -83,6 +92,20 @@ class IdempotencyKeyReused(ServiceError):
     status = 422
     code = ErrorCode.IDEMPOTENCY_KEY_REUSED
     message = "This Idempotency-Key was used with a different request."
+
+
+class RequestTooLarge(ServiceError):
+    """A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``: refused unread."""
+
+    status = 413
+    code = ErrorCode.REQUEST_TOO_LARGE
+
+    def __init__(self):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        super().__init__(
+            f"The request body is larger than {limit} bytes.",
+            details={"max_bytes": limit},
+        )
 
 
 def envelope(code, message, details=None):
@@ -131,6 +154,11 @@ def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every exception becomes the envelope."""
     set_rollback()
     headers = {}
+    # Django refuses an oversized body when DRF first reads request.body.
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = InvalidInput(str(exc))
     if isinstance(exc, ServiceError):
         return Response(
             envelope(exc.code, exc.message, exc.details),

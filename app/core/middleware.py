@@ -2,9 +2,25 @@
 
 import logging
 
-from core.errors import ErrorCode, is_database_down, json_error
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
+from django.http import Http404, JsonResponse
+
+from core.errors import (
+    ErrorCode,
+    RequestTooLarge,
+    envelope,
+    is_database_down,
+    json_error,
+)
 
 logger = logging.getLogger(__name__)
+
+_DJANGO_ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
 
 
 class JsonErrorMiddleware:
@@ -15,6 +31,16 @@ class JsonErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exc):
+        if isinstance(exc, RequestDataTooBig):
+            error = RequestTooLarge()
+            return JsonResponse(
+                envelope(error.code, error.message, error.details),
+                status=error.status,
+            )
+        if isinstance(exc, _DJANGO_ANSWERS):
+            # Django answers these itself, through handler404/403/400
+            # (the JSON views in core.views_errors): not a server error.
+            return None
         if is_database_down(exc):
             logger.warning("database unavailable: %s", exc)
             response = json_error(

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from rest_framework import parsers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
 
@@ -35,11 +34,24 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(f"Malformed JSON: {exc}") from exc
 
 
+def _session_browser(request):
+    """A browser logged in with a session, and no API credentials.
+
+    Asked of Django's request, not of DRF's authenticators: the session
+    authenticator's CSRF check reads the form, which would ask again.
+    CSRF itself is still enforced by ``SessionAuthentication``.
+    """
+    django_request = getattr(request, "_request", None)
+    if django_request is None or "HTTP_AUTHORIZATION" in django_request.META:
+        return False
+    user = getattr(django_request, "user", None)
+    return bool(user is not None and user.is_authenticated)
+
+
 class _BrowserOnly:
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")
-        authenticator = getattr(request, "successful_authenticator", None)
-        if not isinstance(authenticator, SessionAuthentication):
+        if not _session_browser(request):
             raise UnsupportedMediaType(media_type)
         return super().parse(stream, media_type, parser_context)
 

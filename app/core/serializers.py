@@ -1,11 +1,16 @@
 """Serializer building blocks shared by every app."""
 
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 # Sent by the browsable API's HTML forms; checked by the CSRF middleware.
 _FORM_FIELDS = {"csrfmiddlewaretoken"}
+# A decimal as a client writes it: ASCII digits and at most one point.
+# Python's Decimal would also take "1_000" and non-ASCII digits.
+_PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -35,7 +40,33 @@ class MoneyField(serializers.DecimalField):
             self.fail("invalid")
         if isinstance(data, str | Decimal) and "e" in str(data).lower():
             self.fail("exponent")
+        if isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(
+            data.strip()
+        ):
+            self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class MoneyFieldSchema(OpenApiSerializerFieldExtension):
+    """In the OpenAPI schema, a request may send a money field as a
+    string or a JSON number (as the contract says); a response always
+    has a string."""
+
+    target_class = MoneyField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        as_string = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        if direction != "request":
+            return as_string
+        as_number = {"type": "number"}
+        if self.target.min_value is not None:
+            as_number["minimum"] = float(self.target.min_value)
+        if self.target.max_value is not None:
+            as_number["maximum"] = float(self.target.max_value)
+        return {"oneOf": [as_string, as_number]}
 
 
 class StringField(serializers.CharField):
@@ -61,6 +92,16 @@ class QuantityField(MoneyField):
         self.max_total_digits = max_total_digits
         super().__init__(max_digits=None, **kwargs)
 
+    def quantize(self, value):
+        # Without max_digits DRF quantizes at the context's 28 digits,
+        # which a long integer part overflows: too many digits, not a 500.
+        try:
+            return super().quantize(value)
+        except InvalidOperation:
+            self.fail(
+                "max_total_digits", max_total_digits=self.max_total_digits
+            )
+
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
         digits = len(value.as_tuple().digits)
@@ -69,3 +110,25 @@ class QuantityField(MoneyField):
                 "max_total_digits", max_total_digits=self.max_total_digits
             )
         return value
+
+
+class BrowsableLinksMixin:
+    """Links to follow, for a person in the browsable API.
+
+    JSON clients get exactly the contract's fields. When the response is
+    rendered as the browsable API's HTML page, each object also carries
+    the absolute URLs that ``browsable_links(obj, request)`` returns
+    (``"purchase_url"``, ``"ledger_url"``, ...), which the page shows as
+    links.
+    """
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        renderer = getattr(request, "accepted_renderer", None)
+        if getattr(renderer, "format", None) == "api":
+            data.update(self.browsable_links(instance, request))
+        return data
+
+    def browsable_links(self, instance, request):
+        return {}

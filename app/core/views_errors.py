@@ -21,3 +21,13 @@ def not_found(request, exception=None):
 
 def server_error(request):
     return json_error(500, ErrorCode.SERVER_ERROR, "Internal server error.")
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a forged form post (the admin's or the API's
+    login) is refused in the envelope too, not with Django's page."""
+    return json_error(
+        403,
+        ErrorCode.PERMISSION_DENIED,
+        f"CSRF verification failed: {reason}",
+    )

@@ -60,7 +60,11 @@ def purchase_ring(purchase_id: int, *, force: bool = False) -> bool:
                 result_ttl=300,
                 failure_ttl=86400,
             )
-            logger.info("purchase #%s queued for the worker", purchase_id)
+            logger.info(
+                "purchase queued: purchase #%s, worker rung",
+                purchase_id,
+                extra={"purchase_id": purchase_id},
+            )
     except RedisError as exc:
         _breaker_open_until = time.monotonic() + BREAKER_SECONDS
         logger.warning(

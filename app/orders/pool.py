@@ -7,7 +7,6 @@ locked by the debit; the pool row is locked second. That fixed order
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -29,30 +28,17 @@ def purchase_create(
     return purchase
 
 
-def _pool_increment(cursor, crypto_id, total):
-    cursor.execute(
-        "UPDATE orders_pool SET pending_total = pending_total + %s "
-        "WHERE crypto_id = %s RETURNING pending_total",
-        [total, crypto_id],
-    )
-    row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def pool_add(*, crypto_id: str, total: Decimal) -> Purchase | None:
-    """Add a pending order's total to its pool; flush a full pool.
-
-    Returns the purchase the flush created, or None while the pool is
-    below the threshold.
-    """
+def pool_add(*, crypto_id: str, total: Decimal) -> Decimal:
+    """Add a pending order's total to its crypto's pool, creating the
+    pool if the crypto has none yet; the new pending total."""
+    Pool.objects.get_or_create(crypto_id=crypto_id)
     with connection.cursor() as cursor:
-        pending = _pool_increment(cursor, crypto_id, total)
-        if pending is None:
-            Pool.objects.get_or_create(crypto_id=crypto_id)
-            pending = _pool_increment(cursor, crypto_id, total)
-    if pending < settings.PURCHASE_THRESHOLD:
-        return None
-    return pool_flush(crypto_id=crypto_id)
+        cursor.execute(
+            "UPDATE orders_pool SET pending_total = pending_total + %s "
+            "WHERE crypto_id = %s RETURNING pending_total",
+            [total, crypto_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def pool_flush(*, crypto_id: str) -> Purchase:

@@ -40,7 +40,11 @@ def _filtered(orders, filters):
             orders = orders.filter(status=status)
     crypto = filters.get("crypto")
     if crypto:
-        orders = orders.filter(crypto_id=crypto.strip().upper())
+        symbol = crypto.strip().upper()
+        if not symbol.isalnum() or len(symbol) > 10:
+            errors["crypto"] = ["Must be a crypto symbol."]
+        else:
+            orders = orders.filter(crypto_id=symbol)
     if errors:
         raise InvalidInput(details=errors)
     return orders

@@ -1,8 +1,15 @@
 from decimal import Decimal
 
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
-from core.serializers import QuantityField, StrictSerializer, StringField
+from accounts.permissions import is_operator
+from core.serializers import (
+    BrowsableLinksMixin,
+    QuantityField,
+    StrictSerializer,
+    StringField,
+)
 from orders.models import Crypto, Order, Purchase
 
 
@@ -25,7 +32,7 @@ class OrderCreateSerializer(StrictSerializer):
     )
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     crypto = serializers.CharField(source="crypto_id", read_only=True)
 
     class Meta:
@@ -44,8 +51,25 @@ class OrderSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def browsable_links(self, order, request):
+        customer = [order.customer_id]
+        links = {
+            "url": reverse("order-detail", [order.pk], request=request),
+            "customer_url": reverse(
+                "customer-detail", customer, request=request
+            ),
+            "ledger_url": reverse(
+                "customer-ledger", customer, request=request
+            ),
+        }
+        if order.purchase_id is not None and is_operator(request.user):
+            links["purchase_url"] = reverse(
+                "purchase-detail", [order.purchase_id], request=request
+            )
+        return links
 
-class PurchaseSerializer(serializers.ModelSerializer):
+
+class PurchaseSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     crypto = serializers.CharField(source="crypto_id", read_only=True)
     order_ids = serializers.SerializerMethodField()
 
@@ -67,3 +91,12 @@ class PurchaseSerializer(serializers.ModelSerializer):
 
     def get_order_ids(self, purchase) -> list[int]:
         return sorted(order.pk for order in purchase.orders.all())
+
+    def browsable_links(self, purchase, request):
+        return {
+            "url": reverse("purchase-detail", [purchase.pk], request=request),
+            "order_urls": [
+                reverse("order-detail", [order_id], request=request)
+                for order_id in self.get_order_ids(purchase)
+            ],
+        }

@@ -17,18 +17,25 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import LedgerEntry
-from accounts.services import balance_credit, balance_debit
-from core.errors import InvalidInput, UnknownCrypto
+from accounts.models import Customer, LedgerEntry
+from accounts.services import balance_credit
+from core.errors import (
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+    PriceMoving,
+    UnknownCrypto,
+)
 from core.money import CENT, exact_product, order_total
+from orders import prices
 from orders.models import Crypto, Order, Purchase
-from orders.strategies import OrderStrategyFactory
+from orders.strategies import OrderNotWritten, OrderStrategyFactory
 
 logger = logging.getLogger(__name__)
 
 
-def crypto_get(*, symbol: str) -> Crypto:
-    crypto = Crypto.objects.filter(pk=symbol.strip().upper()).first()
+def crypto_get(*, symbol: str, fresh: bool = False) -> Crypto:
+    crypto = prices.quote(symbol.strip().upper(), fresh=fresh)
     if crypto is None:
         raise UnknownCrypto(
             f"{symbol!r} is not listed.", details={"crypto": [symbol]}
@@ -36,29 +43,40 @@ def crypto_get(*, symbol: str) -> Crypto:
     return crypto
 
 
-@transaction.atomic
 def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
-    """Debit the customer and write the order, all or nothing."""
-    crypto = crypto_get(symbol=symbol)
-    if exact_product(crypto.price, amount) < CENT:
-        raise InvalidInput(
-            "The order's total is below 0.01.",
-            details={"amount": ["The total must be at least 0.01."]},
-        )
-    total = order_total(crypto.price, amount)
-    balance_after = balance_debit(customer_id=customer_id, amount=total)
-    strategy = OrderStrategyFactory.create_strategy(total)
-    order = strategy.execute(
-        customer_id=customer_id, crypto=crypto, amount=amount, total=total
-    )
-    LedgerEntry.objects.create(
-        customer_id=customer_id,
-        kind=LedgerEntry.Kind.ORDER,
-        amount=-total,
-        balance_after=balance_after,
-        order=order,
-    )
-    return order
+    """Debit the customer and write the order, all or nothing.
+
+    The strategy writes it in one statement; if that statement finds no
+    row, the price may have changed since it was quoted (then the order
+    is priced again, once) or the customer is unknown or short of funds.
+    """
+    for fresh in (False, True):
+        crypto = crypto_get(symbol=symbol, fresh=fresh)
+        if exact_product(crypto.price, amount) < CENT:
+            raise InvalidInput(
+                "The order's total is below 0.01.",
+                details={"amount": ["The total must be at least 0.01."]},
+            )
+        total = order_total(crypto.price, amount)
+        strategy = OrderStrategyFactory.create_strategy(total)
+        try:
+            with transaction.atomic():
+                return strategy.execute(
+                    customer_id=customer_id,
+                    crypto=crypto,
+                    amount=amount,
+                    total=total,
+                )
+        except OrderNotWritten:
+            if not Customer.objects.filter(pk=customer_id).exists():
+                raise NotFound("No such customer.") from None
+            if Crypto.objects.filter(
+                pk=crypto.pk, price=crypto.price
+            ).exists():
+                raise InsufficientFunds(
+                    details={"required": str(total)}
+                ) from None
+    raise PriceMoving()
 
 
 def _claimable(now):

@@ -2,20 +2,101 @@
 
 The factory compares an order's total to ``PURCHASE_THRESHOLD``: a large
 order is bought on its own at once; a small one waits in its crypto's
-pool until the pool is worth a purchase. Both run inside the order's
-transaction, after the customer has been debited.
+pool until the pool is worth a purchase.
+
+Each strategy writes its order in one SQL statement: the conditional
+debit (``UPDATE ... WHERE balance >= total``, which also checks that the
+price is still the one quoted), the order, its ledger entry, and either
+the order's own purchase or the pool's running total. One statement is
+one round trip and holds the customer's and the pool's row locks for as
+short a time as possible; the customer's row is always locked first,
+because every other part of the statement reads the debit's result.
 """
 
+import uuid
 from abc import ABC, abstractmethod
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 
 from orders import pool
+from orders.doorbell import purchase_ring_on_commit
 from orders.models import Crypto, Order
+
+_DEBIT = """
+    debit AS (
+        UPDATE accounts_customer SET balance = balance - %(total)s
+        WHERE id = %(customer_id)s AND balance >= %(total)s
+          AND EXISTS (
+              SELECT 1 FROM orders_crypto
+              WHERE symbol = %(crypto)s AND price = %(price)s)
+        RETURNING id, balance
+    )"""
+
+_ORDER_AND_ENTRY = """
+    new_order AS (
+        INSERT INTO orders_order (
+            customer_id, crypto_id, amount, price, total, status,
+            purchase_id, created_at, updated_at)
+        SELECT debit.id, %(crypto)s, %(amount)s, %(price)s, %(total)s,
+               %(status)s, {purchase_id}, now(), now()
+        FROM debit {purchase_from}
+        RETURNING id, purchase_id, created_at, updated_at
+    ),
+    entry AS (
+        INSERT INTO accounts_ledgerentry (
+            customer_id, kind, amount, balance_after, order_id, created_at)
+        SELECT debit.id, 'order', -%(total)s, debit.balance, new_order.id,
+               now()
+        FROM debit, new_order
+    )"""
+
+LARGE_ORDER_SQL = (
+    "WITH"
+    + _DEBIT
+    + """,
+    purchase AS (
+        INSERT INTO orders_purchase (
+            crypto_id, amount, total, status, client_order_id, attempts,
+            lease_owner, last_error, enqueued_at, created_at, updated_at)
+        SELECT %(crypto)s, %(amount)s, %(total)s, 'queued',
+               %(client_order_id)s, 0, '', '', now(), now(), now()
+        FROM debit
+        RETURNING id
+    ),"""
+    + _ORDER_AND_ENTRY.format(
+        purchase_id="purchase.id", purchase_from=", purchase"
+    )
+    + """
+    SELECT id, purchase_id, created_at, updated_at, NULL FROM new_order"""
+)
+
+SMALL_ORDER_SQL = (
+    "WITH"
+    + _DEBIT
+    + ","
+    + _ORDER_AND_ENTRY.format(purchase_id="NULL::bigint", purchase_from="")
+    + """,
+    pooled AS (
+        UPDATE orders_pool SET pending_total = pending_total + %(total)s
+        FROM debit WHERE crypto_id = %(crypto)s
+        RETURNING pending_total
+    )
+    SELECT id, purchase_id, created_at, updated_at,
+           (SELECT pending_total FROM pooled)
+    FROM new_order"""
+)
+
+
+class OrderNotWritten(Exception):
+    """The debit found no row: unknown customer, insufficient funds, or
+    a price that changed since it was quoted. The caller tells which."""
 
 
 class OrderStrategy(ABC):
+    status = Order.Status.SUBMITTED
+
     @abstractmethod
     def execute(
         self,
@@ -25,42 +106,76 @@ class OrderStrategy(ABC):
         amount: Decimal,
         total: Decimal,
     ) -> Order:
-        """Write the order and start its way to the exchange."""
+        """Debit the customer, write the order and its ledger entry, and
+        start its way to the exchange. Runs in the caller's transaction."""
+
+    def _write(self, sql, *, customer_id, crypto, amount, total, **extra):
+        params = {
+            "customer_id": customer_id,
+            "crypto": crypto.pk,
+            "amount": amount,
+            "price": crypto.price,
+            "total": total,
+            "status": self.status,
+            **extra,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            raise OrderNotWritten()
+        order_id, purchase_id, created_at, updated_at, pending = row
+        order = Order(
+            id=order_id,
+            customer_id=customer_id,
+            crypto_id=crypto.pk,
+            amount=amount,
+            price=crypto.price,
+            total=total,
+            status=self.status,
+            purchase_id=purchase_id,
+            created_at=created_at,
+            updated_at=updated_at,
+        )
+        order._state.adding = False
+        return order, pending
 
 
 class LargeOrderStrategy(OrderStrategy):
     """At or above the threshold: a purchase of its own, rung at commit."""
 
     def execute(self, *, customer_id, crypto, amount, total):
-        purchase = pool.purchase_create(
-            crypto_id=crypto.pk, amount=amount, total=total
-        )
-        return Order.objects.create(
+        order, _ = self._write(
+            LARGE_ORDER_SQL,
             customer_id=customer_id,
             crypto=crypto,
             amount=amount,
-            price=crypto.price,
             total=total,
-            status=Order.Status.SUBMITTED,
-            purchase=purchase,
+            client_order_id=uuid.uuid4(),
         )
+        purchase_ring_on_commit(order.purchase_id)
+        return order
 
 
 class SmallOrderStrategy(OrderStrategy):
     """Below the threshold: into the pool; the order that tips the pool
     takes every pending order of its crypto into one purchase."""
 
+    status = Order.Status.PENDING
+
     def execute(self, *, customer_id, crypto, amount, total):
-        order = Order.objects.create(
+        order, pending = self._write(
+            SMALL_ORDER_SQL,
             customer_id=customer_id,
             crypto=crypto,
             amount=amount,
-            price=crypto.price,
             total=total,
-            status=Order.Status.PENDING,
         )
-        purchase = pool.pool_add(crypto_id=crypto.pk, total=total)
-        if purchase is not None:
+        if pending is None:
+            # A crypto listed after the migrations has no pool row yet.
+            pending = pool.pool_add(crypto_id=crypto.pk, total=total)
+        if pending >= settings.PURCHASE_THRESHOLD:
+            purchase = pool.pool_flush(crypto_id=crypto.pk)
             order.status = Order.Status.SUBMITTED
             order.purchase = purchase
         return order

@@ -19,11 +19,14 @@ from django.db import close_old_connections, connection
 from redis.exceptions import RedisError
 from rq import Worker
 
+from core.idempotency import idempotency_records_purge
 from orders.sweeper import sweep
 
 logger = logging.getLogger("orders.worker")
 
 REDIS_RETRY_SECONDS = 1.0
+# Idempotency records older than their TTL are deleted this often.
+PURGE_INTERVAL_SECONDS = 3600.0
 
 
 class SweeperThread(threading.Thread):
@@ -33,10 +36,14 @@ class SweeperThread(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self):
+        next_purge = 0.0
         while not self.stopped.wait(self.interval):
             try:
                 close_old_connections()
                 sweep()
+                if time.monotonic() >= next_purge:
+                    idempotency_records_purge()
+                    next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
             except Exception as exc:  # noqa: BLE001 - keep sweeping
                 logger.warning("sweep failed: %s", exc)
                 connection.close()

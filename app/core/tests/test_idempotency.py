@@ -320,3 +320,37 @@ def test_same_key_while_first_is_running_is_in_use(
     assert Order.objects.filter(customer=alice).count() == 1
     assert balance_of(alice) == Decimal("96.00")
     assert_books_balance()
+
+
+@pytest.mark.django_db
+def test_keys_are_kept_two_days_then_purged(make_customer, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.idempotency import idempotency_records_purge
+    from core.models import IdempotencyRecord
+
+    client = client_for(make_customer("keeper"))
+    body = {"crypto": "ABAN", "amount": "1"}
+    for key in ("old", "recent"):
+        response = client.post(
+            "/api/order/", body, format="json", HTTP_IDEMPOTENCY_KEY=key
+        )
+        assert response.status_code == 201
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(hours=49)
+    )
+    IdempotencyRecord.objects.filter(key="recent").update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+
+    assert idempotency_records_purge() == 1
+
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == [
+        "recent"
+    ]
+    replay = client.post(
+        "/api/order/", body, format="json", HTTP_IDEMPOTENCY_KEY="recent"
+    )
+    assert replay["Idempotent-Replayed"] == "true"

@@ -1,0 +1,181 @@
+"""The operators' view of customers, their ledger and API credentials.
+
+Read-only: a balance changes only through the deposit service (the
+browsable API's deposit form, linked from each customer), never by
+editing a row, so the ledger always explains the balance.
+"""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.models import ApiToken, Customer, LedgerEntry
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View-only: no add, no change, no delete, every field shown."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def admin_link(obj, text=None):
+    """A link to ``obj``'s admin page, or a dash."""
+    if obj is None:
+        return "-"
+    meta = obj._meta
+    url = reverse(
+        f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]
+    )
+    return format_html('<a href="{}">{}</a>', url, text or str(obj))
+
+
+def changelist_link(model, text, **filters):
+    """A link to ``model``'s changelist, filtered by ``filters``."""
+    meta = model._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    query = "&".join(f"{key}={value}" for key, value in filters.items())
+    return format_html('<a href="{}?{}">{}</a>', url, query, text)
+
+
+@admin.register(Customer)
+class CustomerAdmin(ReadOnlyAdmin):
+    list_display = ["id", "name", "balance", "created_at", "ledger_link"]
+    list_display_links = ["id", "name"]
+    list_filter = ["created_at"]
+    search_fields = ["=id", "name"]
+    ordering = ["-id"]
+    date_hierarchy = "created_at"
+    fields = [
+        "id",
+        "name",
+        "balance",
+        "created_at",
+        "ledger_link",
+        "orders_link",
+        "deposit_link",
+        "api_link",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="ledger")
+    def ledger_link(self, customer):
+        return changelist_link(
+            LedgerEntry, "ledger entries", customer__id__exact=customer.pk
+        )
+
+    @admin.display(description="orders")
+    def orders_link(self, customer):
+        from orders.models import Order
+
+        return changelist_link(
+            Order, "orders", customer__id__exact=customer.pk
+        )
+
+    @admin.display(description="deposit")
+    def deposit_link(self, customer):
+        url = reverse("customer-deposit", args=[customer.pk])
+        return format_html(
+            '<a href="{}">deposit through the API</a> (the only way a '
+            "balance changes, with its ledger entry)",
+            url,
+        )
+
+    @admin.display(description="in the API")
+    def api_link(self, customer):
+        url = reverse("customer-detail", args=[customer.pk])
+        return format_html('<a href="{}">{}</a>', url, url)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "customer_link",
+        "kind",
+        "amount",
+        "balance_after",
+        "order_link",
+        "created_at",
+    ]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["=id", "=customer__id", "customer__name", "=order__id"]
+    list_select_related = ["customer"]
+    ordering = ["-id"]
+    date_hierarchy = "created_at"
+    fields = [
+        "id",
+        "customer_link",
+        "kind",
+        "amount",
+        "balance_after",
+        "order_link",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="customer", ordering="customer")
+    def customer_link(self, entry):
+        return admin_link(entry.customer)
+
+    @admin.display(description="order", ordering="order")
+    def order_link(self, entry):
+        if entry.order_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}">order #{}</a>',
+            reverse("admin:orders_order_change", args=[entry.order_id]),
+            entry.order_id,
+        )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Only the key's first characters are shown; the digest never is."""
+
+    list_display = [
+        "key_prefix",
+        "user",
+        "role",
+        "created_at",
+        "revoked_at",
+        "active",
+    ]
+    list_filter = [
+        "user__is_staff",
+        ("revoked_at", admin.EmptyFieldListFilter),
+        "created_at",
+    ]
+    search_fields = ["prefix", "user__username", "user__customer__name"]
+    list_select_related = ["user", "user__customer"]
+    ordering = ["-id"]
+    fields = [
+        "key_prefix",
+        "user",
+        "role",
+        "created_at",
+        "revoked_at",
+        "active",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="key", ordering="prefix")
+    def key_prefix(self, token):
+        return f"{token.prefix}…"
+
+    @admin.display(description="role", ordering="user__is_staff")
+    def role(self, token):
+        if token.user.is_staff:
+            return "operator"
+        customer = getattr(token.user, "customer", None)
+        return f"customer {customer}" if customer else "user"
+
+    @admin.display(description="active", boolean=True)
+    def active(self, token):
+        return token.revoked_at is None and token.user.is_active

@@ -1,0 +1,256 @@
+"""OpenAPI pieces shared by every view's ``@extend_schema``.
+
+- ``ErrorEnvelope``: the body of every error (see ``core.errors``);
+  ``errors(400, 401, ...)`` documents those statuses with it, each with
+  an example of the codes it can carry.
+- ``HashedTokenScheme``: tells drf-spectacular that
+  ``Authorization: Token <key>`` is how callers authenticate. It
+  registers itself when this module is imported, which every ``api``
+  module does.
+- ``IDEMPOTENCY_KEY`` and the response headers of the contract.
+"""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+)
+from rest_framework import serializers
+
+from core.errors import ErrorCode
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=[code.value for code in ErrorCode],
+        help_text="A stable, machine-readable code.",
+    )
+    message = serializers.CharField(help_text="For humans; may change.")
+    details = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text=(
+            "For `invalid`: each field mapped to its messages. Otherwise "
+            "extra facts about the error, often empty."
+        ),
+    )
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    """Every error answers this, from validation to a server fault."""
+
+    error = ErrorBodySerializer()
+
+    class Meta:
+        ref_name = "ErrorEnvelope"
+
+
+ErrorEnvelope = ErrorEnvelopeSerializer
+
+
+class HashedTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.HashedTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "`Token <key>`: an operator's token from `POST /api/token/`"
+                ", or a customer's API key (returned once, when the "
+                "customer is created)."
+            ),
+        }
+
+
+def _envelope(code, message, details=None):
+    return {
+        "error": {"code": code, "message": message, "details": details or {}}
+    }
+
+
+# One example per error code: (status, summary, body).
+ERROR_EXAMPLES = {
+    "invalid": (
+        400,
+        "A missing or malformed field",
+        _envelope(
+            "invalid",
+            "The request is invalid.",
+            {"amount": ["A valid number is required."]},
+        ),
+    ),
+    "insufficient_funds": (
+        400,
+        "The balance does not cover the total; nothing is written",
+        _envelope(
+            "insufficient_funds",
+            "The balance does not cover the total.",
+            {"required": "6.00"},
+        ),
+    ),
+    "unknown_crypto": (
+        400,
+        "The symbol is not listed",
+        _envelope(
+            "unknown_crypto", "'XYZ' is not listed.", {"crypto": ["XYZ"]}
+        ),
+    ),
+    "not_authenticated": (
+        401,
+        "No or bad credentials",
+        _envelope(
+            "not_authenticated",
+            "Authentication credentials were not provided.",
+        ),
+    ),
+    "permission_denied": (
+        403,
+        "Acting for another customer, or an operator-only action",
+        _envelope(
+            "permission_denied",
+            "You do not have permission to perform this action.",
+        ),
+    ),
+    "not_found": (
+        404,
+        "Unknown id, or one the caller may not see",
+        _envelope("not_found", "Not found."),
+    ),
+    "idempotency_key_in_use": (
+        409,
+        "The first request with this Idempotency-Key is still running",
+        _envelope(
+            "idempotency_key_in_use",
+            "A request with this Idempotency-Key is still running.",
+        ),
+    ),
+    "request_too_large": (
+        413,
+        "A body over the size limit, refused unread",
+        _envelope(
+            "request_too_large",
+            "The request body is larger than 65536 bytes.",
+            {"max_bytes": 65536},
+        ),
+    ),
+    "unsupported_media_type": (
+        415,
+        "A body that is not JSON",
+        _envelope(
+            "unsupported_media_type",
+            'Unsupported media type "text/plain" in request.',
+        ),
+    ),
+    "idempotency_key_reused": (
+        422,
+        "Same Idempotency-Key, different body",
+        _envelope(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request.",
+        ),
+    ),
+    "throttled": (
+        429,
+        "Rate limit; see Retry-After",
+        _envelope(
+            "throttled",
+            "Request was throttled. Expected available in 1 second.",
+        ),
+    ),
+    "unavailable": (
+        503,
+        "The database is down; see Retry-After",
+        _envelope(
+            "unavailable",
+            "The database is unavailable; try again shortly.",
+        ),
+    ),
+    "server_error": (
+        500,
+        "A bug; never an HTML page",
+        _envelope("server_error", "Internal server error."),
+    ),
+}
+
+# What each status means, and the codes it carries unless told otherwise.
+STATUS_ERRORS = {
+    400: ("Invalid request", ["invalid"]),
+    401: ("Not authenticated", ["not_authenticated"]),
+    403: ("Permission denied", ["permission_denied"]),
+    404: ("Not found", ["not_found"]),
+    409: ("Idempotency key in use", ["idempotency_key_in_use"]),
+    413: ("Request too large", ["request_too_large"]),
+    415: ("Unsupported media type", ["unsupported_media_type"]),
+    422: ("Idempotency key reused", ["idempotency_key_reused"]),
+    429: ("Throttled", ["throttled"]),
+    500: ("Server error", ["server_error"]),
+    503: ("Unavailable", ["unavailable"]),
+}
+
+
+def error_example(code):
+    status, summary, body = ERROR_EXAMPLES[code]
+    return OpenApiExample(
+        code,
+        value=body,
+        summary=summary,
+        response_only=True,
+        status_codes=[status],
+    )
+
+
+def errors(*statuses, codes=None):
+    """``{status: OpenApiResponse(ErrorEnvelope)}`` for each status, with
+    an example per code; ``codes`` overrides a status's codes, as in
+    ``errors(400, codes={400: ["invalid", "insufficient_funds"]})``."""
+    codes = codes or {}
+    responses = {}
+    for status in statuses:
+        description, default_codes = STATUS_ERRORS[status]
+        responses[status] = OpenApiResponse(
+            ErrorEnvelope,
+            description=description,
+            examples=[
+                error_example(code)
+                for code in codes.get(status, default_codes)
+            ],
+        )
+    return responses
+
+
+# Every authenticated endpoint can answer these.
+READ_ERRORS = (401, 403, 429, 503)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    description=(
+        "At most 255 characters, scoped to the caller, kept 24 hours at "
+        "least. The same key with the same body replays the first "
+        "response (header `Idempotent-Replayed: true`), debiting nothing "
+        "twice; with another body it is `422`; while the first request "
+        "runs, `409`."
+    ),
+)
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    description="`true` when this is the replay of an earlier response.",
+    enum=["true"],
+    response=[200, 201],
+)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    location=OpenApiParameter.HEADER,
+    description="Seconds to wait before trying again.",
+    response=[429, 503],
+)
+# The parameters of a POST that takes an Idempotency-Key.
+IDEMPOTENT_POST = [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER]

@@ -1,0 +1,254 @@
+"""The OpenAPI schema: valid, without warnings, and describing every
+endpoint, field and error response of the contract, with examples."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+APP_DIR = Path(__file__).resolve().parents[2]
+
+# (method, path, success status, contract fields of the success body).
+CUSTOMER = {"id", "name", "balance"}
+ORDER = {
+    "id",
+    "customer_id",
+    "crypto",
+    "amount",
+    "price",
+    "total",
+    "status",
+    "purchase_id",
+    "created_at",
+    "updated_at",
+}
+PURCHASE = {
+    "id",
+    "crypto",
+    "amount",
+    "total",
+    "status",
+    "client_order_id",
+    "attempts",
+    "order_ids",
+    "created_at",
+    "completed_at",
+}
+LEDGER_ENTRY = {
+    "id",
+    "kind",
+    "amount",
+    "balance_after",
+    "order_id",
+    "created_at",
+}
+CONTRACT = [
+    ("get", "/api/crypto/", "200", {"symbol", "name", "price"}),
+    ("post", "/api/customer/", "201", CUSTOMER | {"api_key"}),
+    ("get", "/api/customer/", "200", CUSTOMER),
+    ("get", "/api/customer/{id}/", "200", CUSTOMER),
+    ("post", "/api/customer/{id}/deposit/", "200", CUSTOMER),
+    ("get", "/api/customer/{id}/ledger/", "200", LEDGER_ENTRY),
+    ("post", "/api/order/", "201", ORDER),
+    ("get", "/api/order/", "200", ORDER),
+    ("get", "/api/order/{id}/", "200", ORDER),
+    ("get", "/api/purchase/", "200", PURCHASE),
+    ("get", "/api/purchase/{id}/", "200", PURCHASE),
+    ("get", "/api/health/", "200", {"status", "database", "redis"}),
+    ("post", "/api/token/", "200", {"token"}),
+]
+# /api/schema/ and /api/docs/ serve this schema; they are not in it.
+
+ERROR_CODES = {
+    "invalid",
+    "insufficient_funds",
+    "unknown_crypto",
+    "not_authenticated",
+    "permission_denied",
+    "not_found",
+    "idempotency_key_in_use",
+    "unsupported_media_type",
+    "idempotency_key_reused",
+    "throttled",
+    "unavailable",
+    "server_error",
+}
+ERROR_STATUSES = {
+    "400": {"invalid", "insufficient_funds", "unknown_crypto"},
+    "401": {"not_authenticated"},
+    "403": {"permission_denied"},
+    "404": {"not_found"},
+    "409": {"idempotency_key_in_use"},
+    "413": {"request_too_large"},
+    "415": {"unsupported_media_type"},
+    "422": {"idempotency_key_reused"},
+    "429": {"throttled"},
+    "500": {"server_error"},
+    "503": {"unavailable"},
+}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """``manage.py spectacular --validate --fail-on-warn``, as CI would
+    run it: its exit code, its output, and the schema it wrote."""
+    path = tmp_path_factory.mktemp("schema") / "openapi.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--format",
+            "openapi-json",
+            "--file",
+            str(path),
+        ],
+        cwd=APP_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    schema = json.loads(path.read_text()) if path.exists() else None
+    return result, schema
+
+
+@pytest.fixture(scope="module")
+def schema(generated):
+    result, schema = generated
+    assert result.returncode == 0, result.stdout + result.stderr
+    return schema
+
+
+def _resolve(schema, node):
+    while "$ref" in node or "allOf" in node:
+        if "allOf" in node:
+            node = node["allOf"][0]
+        name = node["$ref"].split("/")[-1]
+        node = schema["components"]["schemas"][name]
+    return node
+
+
+def _body_fields(schema, response):
+    body = _resolve(schema, response["content"]["application/json"]["schema"])
+    if body.get("type") == "array":
+        body = _resolve(schema, body["items"])
+    if "results" in body.get("properties", {}):  # a paginated list
+        body = _resolve(schema, body["properties"]["results"]["items"])
+    return set(body["properties"])
+
+
+def test_schema_validates_without_warnings(generated):
+    result, schema = generated
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Warning" not in result.stderr, result.stderr
+    assert schema["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "success", "fields"),
+    CONTRACT,
+    ids=[f"{method} {path}" for method, path, _, _ in CONTRACT],
+)
+def test_every_contract_endpoint_is_described_with_examples(
+    schema, method, path, success, fields
+):
+    operation = schema["paths"][path][method]
+    response = operation["responses"][success]
+
+    assert operation.get("summary"), "a summary for the docs' index"
+    assert fields <= _body_fields(schema, response)
+    assert response["content"]["application/json"].get("examples")
+    if method == "post":
+        request = operation["requestBody"]["content"]
+        # JSON only: a form is refused with 415 outside the browser.
+        assert set(request) == {"application/json"}
+        assert request["application/json"].get("examples")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "success", "fields"),
+    CONTRACT,
+    ids=[f"{method} {path}" for method, path, _, _ in CONTRACT],
+)
+def test_every_error_response_is_the_envelope_with_examples(
+    schema, method, path, success, fields
+):
+    operation = schema["paths"][path][method]
+    errors = {
+        status: response
+        for status, response in operation["responses"].items()
+        if status >= "400" and not (path == "/api/health/" and status == "503")
+    }
+
+    assert errors, "no error response documented"
+    for status, response in errors.items():
+        content = response["content"]["application/json"]
+        assert content["schema"] == {
+            "$ref": "#/components/schemas/ErrorEnvelope"
+        }, status
+        codes = {
+            example["value"]["error"]["code"]
+            for example in content["examples"].values()
+        }
+        assert codes and codes <= ERROR_STATUSES[status], (status, codes)
+
+
+def test_order_placement_documents_each_refusal_of_the_contract(schema):
+    responses = schema["paths"]["/api/order/"]["post"]["responses"]
+
+    assert set(ERROR_STATUSES) - {"500", "413"} <= set(responses)
+    examples = responses["400"]["content"]["application/json"]["examples"]
+    assert {
+        example["value"]["error"]["code"] for example in examples.values()
+    } == ERROR_STATUSES["400"]
+
+
+def test_error_envelope_lists_every_contract_code(schema):
+    envelope = schema["components"]["schemas"]["ErrorEnvelope"]
+    body = _resolve(schema, envelope["properties"]["error"])
+    code = _resolve(schema, body["properties"]["code"])
+
+    assert envelope["required"] == ["error"]
+    assert set(body["required"]) == {"code", "message", "details"}
+    assert ERROR_CODES <= set(code["enum"])
+
+
+def test_token_authentication_is_described(schema):
+    schemes = schema["components"]["securitySchemes"]
+
+    assert schemes["tokenAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": schemes["tokenAuth"]["description"],
+    }
+    order = schema["paths"]["/api/order/"]["post"]
+    assert {"tokenAuth": []} in order["security"]
+
+
+def test_idempotent_posts_describe_the_key_and_the_replay(schema):
+    for path in (
+        "/api/customer/",
+        "/api/customer/{id}/deposit/",
+        "/api/order/",
+    ):
+        operation = schema["paths"][path]["post"]
+        headers = {
+            parameter["name"]
+            for parameter in operation["parameters"]
+            if parameter["in"] == "header"
+        }
+        success = min(
+            status for status in operation["responses"] if status < "300"
+        )
+
+        assert "Idempotency-Key" in headers, path
+        assert "Idempotent-Replayed" in (
+            operation["responses"][success]["headers"]
+        ), path
+        assert "Retry-After" in operation["responses"]["429"]["headers"]
