@@ -28,6 +28,7 @@ from orders.serializers import (
     OrderCreateSerializer,
     OrderSerializer,
     PurchaseSerializer,
+    order_data,
 )
 
 _ORDER = {
@@ -225,7 +226,7 @@ class OrderViewSet(
             symbol=data["crypto"],
             amount=data["amount"],
         )
-        return Response(OrderSerializer(order).data, status.HTTP_201_CREATED)
+        return Response(order_data(order), status.HTTP_201_CREATED)
 
 
 @extend_schema_view(
