@@ -3,9 +3,10 @@ every web worker process.
 
 Each limit is ``N requests per period``, counted in a window that opens
 at a principal's first request and closes one period later. The count is
-Redis's atomic ``INCR`` through Django's cache (``CACHES["default"]``),
-so two processes never both take the last request of a window, and a
-request costs a counter, not a history of timestamps.
+Redis's atomic ``INCR`` on the connection of Django's cache
+(``CACHES["default"]``), in one round trip: two processes never both
+take the last request of a window, and a request costs a counter, not a
+history of timestamps.
 
 A limit protects the service; it must never stop it. When Redis cannot
 be reached the throttles let every request through (fail open) and, like
@@ -23,6 +24,8 @@ import math
 import time
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import JsonResponse
 from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
@@ -75,22 +78,46 @@ class WindowRateThrottle(SimpleRateThrottle):
     def _count(self):
         """This request's number in its window, and (when over the limit)
         the seconds until the window closes."""
+        backend = caches["default"]
+        if isinstance(backend, RedisCache):
+            count, ttl = self._count_in_redis(backend)
+        else:
+            count, ttl = self._count_in_cache(backend)
+        if count <= self.num_requests:
+            return count, None
+        return count, max(ttl, 1)
+
+    def _count_in_redis(self, backend):
+        """One round trip, atomic (MULTI/EXEC): open the window unless
+        one is open, count this request, read how long the window has
+        left. Django's cache API has no pipeline, hence its client."""
+        key = backend.make_and_validate_key(self.key)
+        client = backend._cache.get_client(key, write=True)
+        pipeline = client.pipeline()
+        pipeline.set(key, 0, ex=self.duration, nx=True)
+        pipeline.incr(key)
+        pipeline.ttl(key)
+        _, count, ttl = pipeline.execute()
+        if ttl < 0:  # never left without an end, whatever happened
+            client.expire(key, self.duration)
+            ttl = self.duration
+        return count, ttl
+
+    def _count_in_cache(self, backend):
+        """Any other cache (one process's memory, in development): the
+        same window through the cache API."""
         started_key = f"{self.key}:started"
         for _ in range(2):
             now = self.timer()
-            if self.cache.add(self.key, 0, self.duration):
-                self.cache.set(started_key, now, self.duration)
+            if backend.add(self.key, 0, self.duration):
+                backend.set(started_key, now, self.duration)
             try:
-                count = self.cache.incr(self.key)
+                count = backend.incr(self.key)
             except ValueError:
                 continue  # the window closed between add and incr
-            if count <= self.num_requests:
-                return count, None
-            started = self.cache.get(started_key)
-            if started is None:
-                return count, self.duration
-            return count, max(math.ceil(started + self.duration - now), 1)
-        return 1, None
+            started = backend.get(started_key, now)
+            return count, math.ceil(started + self.duration - now)
+        return 1, self.duration
 
     def wait(self):
         return getattr(self, "_wait", None)
