@@ -3,9 +3,13 @@
 import hashlib
 import secrets
 
+from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, connection
 from rest_framework import authentication, exceptions
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, Customer
+
+User = get_user_model()
 
 KEYWORD = "Token"
 
@@ -17,6 +21,60 @@ def token_digest(raw_key):
 def token_generate(prefix):
     """A new random key; the caller stores only its digest."""
     return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+# The token, its user and (for customers) the customer, in one indexed
+# query written out: it runs on every authenticated request, where the
+# ORM's query building cost more than the query.
+_PRINCIPAL_SQL = """
+    SELECT t.id, u.id, u.username, u.is_staff, u.is_superuser,
+           c.id, c.name, c.balance, c.created_at
+    FROM accounts_apitoken t
+    JOIN auth_user u ON u.id = t.user_id AND u.is_active
+    LEFT JOIN accounts_customer c ON c.user_id = u.id
+    WHERE t.digest = %s AND t.revoked_at IS NULL
+"""
+
+
+def _loaded(instance):
+    instance._state.adding = False
+    instance._state.db = DEFAULT_DB_ALIAS
+    return instance
+
+
+def _principal(digest):
+    """``(user, token)`` for a live token's digest, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PRINCIPAL_SQL, [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token_id, user_id, username, is_staff, is_superuser = row[:5]
+    customer_id, name, balance, created_at = row[5:]
+    user = _loaded(
+        User(
+            id=user_id,
+            username=username,
+            is_staff=is_staff,
+            is_superuser=is_superuser,
+            is_active=True,
+        )
+    )
+    customer = None
+    if customer_id is not None:
+        customer = _loaded(
+            Customer(
+                id=customer_id,
+                user_id=user_id,
+                name=name,
+                balance=balance,
+                created_at=created_at,
+            )
+        )
+    # Cached either way, so that asking for it queries nothing more.
+    User.customer.related.set_cached_value(user, customer)
+    token = _loaded(ApiToken(id=token_id, user_id=user_id, digest=digest))
+    return user, token
 
 
 class HashedTokenAuthentication(authentication.BaseAuthentication):
@@ -32,14 +90,10 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
             raw_key = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
-        token = (
-            ApiToken.objects.select_related("user", "user__customer")
-            .filter(digest=token_digest(raw_key), revoked_at__isnull=True)
-            .first()
-        )
-        if token is None or not token.user.is_active:
+        found = _principal(token_digest(raw_key))
+        if found is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        return token.user, token
+        return found
 
     def authenticate_header(self, request):
         return KEYWORD

@@ -39,6 +39,19 @@ BREAKER_SECONDS = 2.0
 _breaker_open_until = 0.0
 
 
+# INCR the window's counter; the first request of a window sets when it
+# ends; a counter that somehow has no end gets one.
+_WINDOW_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if count == 1 or ttl < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+    ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
 def _digest(*parts):
     text = "\0".join(str(part) for part in parts)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -88,19 +101,19 @@ class WindowRateThrottle(SimpleRateThrottle):
         return count, max(ttl, 1)
 
     def _count_in_redis(self, backend):
-        """One round trip, atomic (MULTI/EXEC): open the window unless
-        one is open, count this request, read how long the window has
-        left. Django's cache API has no pipeline, hence its client."""
+        """One round trip, atomic (a Lua script): count this request,
+        open the window if this is its first, read how long it has left.
+        The client and the script are kept per cache connection: Django's
+        cache builds a new client for every call."""
         key = backend.make_and_validate_key(self.key)
-        client = backend._cache.get_client(key, write=True)
-        pipeline = client.pipeline()
-        pipeline.set(key, 0, ex=self.duration, nx=True)
-        pipeline.incr(key)
-        pipeline.ttl(key)
-        _, count, ttl = pipeline.execute()
-        if ttl < 0:  # never left without an end, whatever happened
-            client.expire(key, self.duration)
-            ttl = self.duration
+        cache = backend._cache
+        script = getattr(cache, "_window_script", None)
+        if script is None:
+            client = cache.get_client(key, write=True)
+            script = cache._window_script = client.register_script(
+                _WINDOW_SCRIPT
+            )
+        count, ttl = script(keys=[key], args=[self.duration])
         return count, ttl
 
     def _count_in_cache(self, backend):

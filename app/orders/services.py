@@ -46,9 +46,11 @@ def crypto_get(*, symbol: str, fresh: bool = False) -> Crypto:
 def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
     """Debit the customer and write the order, all or nothing.
 
-    The strategy writes it in one statement; if that statement finds no
-    row, the price may have changed since it was quoted (then the order
-    is priced again, once) or the customer is unknown or short of funds.
+    The strategy writes it in one statement, one transaction (a small
+    order that fills its pool flushes the pool in the same transaction).
+    If that statement finds no row, the price may have changed since it
+    was quoted (then the order is priced again, once) or the customer is
+    unknown or short of funds.
     """
     for fresh in (False, True):
         crypto = crypto_get(symbol=symbol, fresh=fresh)
@@ -60,13 +62,12 @@ def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
         total = order_total(crypto.price, amount)
         strategy = OrderStrategyFactory.create_strategy(total)
         try:
-            with transaction.atomic():
-                return strategy.execute(
-                    customer_id=customer_id,
-                    crypto=crypto,
-                    amount=amount,
-                    total=total,
-                )
+            return strategy.execute(
+                customer_id=customer_id,
+                crypto=crypto,
+                amount=amount,
+                total=total,
+            )
         except OrderNotWritten:
             if not Customer.objects.filter(pk=customer_id).exists():
                 raise NotFound("No such customer.") from None
