@@ -4,10 +4,11 @@ import hashlib
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS
 from rest_framework import authentication, exceptions
 
 from accounts.models import ApiToken, Customer
+from core.prepared import PreparedStatement
 
 User = get_user_model()
 
@@ -32,7 +33,7 @@ _PRINCIPAL_SQL = """
     FROM accounts_apitoken t
     JOIN auth_user u ON u.id = t.user_id AND u.is_active
     LEFT JOIN accounts_customer c ON c.user_id = u.id
-    WHERE t.digest = %s AND t.revoked_at IS NULL
+    WHERE t.digest = %(digest)s AND t.revoked_at IS NULL
 """
 
 
@@ -42,11 +43,14 @@ def _loaded(instance):
     return instance
 
 
+_PRINCIPAL = PreparedStatement(
+    "api_principal", _PRINCIPAL_SQL, [("digest", "varchar")]
+)
+
+
 def _principal(digest):
     """``(user, token)`` for a live token's digest, or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PRINCIPAL_SQL, [digest])
-        row = cursor.fetchone()
+    row = _PRINCIPAL.fetchone(digest=digest)
     if row is None:
         return None
     token_id, user_id, username, is_staff, is_superuser = row[:5]

@@ -18,8 +18,9 @@ from abc import ABC, abstractmethod
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
+from core.prepared import PreparedStatement
 from orders import pool
 from orders.doorbell import purchase_ring_on_commit
 from orders.models import Crypto, Order
@@ -89,6 +90,22 @@ SMALL_ORDER_SQL = (
 )
 
 
+_ORDER_PARAMS = [
+    ("customer_id", "bigint"),
+    ("crypto", "varchar"),
+    ("amount", "numeric"),
+    ("price", "numeric"),
+    ("total", "numeric"),
+    ("status", "varchar"),
+]
+LARGE_ORDER = PreparedStatement(
+    "order_large",
+    LARGE_ORDER_SQL,
+    [*_ORDER_PARAMS, ("client_order_id", "uuid")],
+)
+SMALL_ORDER = PreparedStatement("order_small", SMALL_ORDER_SQL, _ORDER_PARAMS)
+
+
 class OrderNotWritten(Exception):
     """The debit found no row: unknown customer, insufficient funds, or
     a price that changed since it was quoted. The caller tells which."""
@@ -109,21 +126,20 @@ class OrderStrategy(ABC):
         """Debit the customer, write the order and its ledger entry, and
         start its way to the exchange. Runs in the caller's transaction."""
 
-    def _write(self, sql, *, customer_id, crypto, amount, total, **extra):
+    def _write(
+        self, statement, *, customer_id, crypto, amount, total, **extra
+    ):
         """Run the order's statement; the order as written, and the
         pool's pending total (None when the statement has no pool)."""
-        params = {
-            "customer_id": customer_id,
-            "crypto": crypto.pk,
-            "amount": amount,
-            "price": crypto.price,
-            "total": total,
-            "status": self.status,
+        row = statement.fetchone(
+            customer_id=customer_id,
+            crypto=crypto.pk,
+            amount=amount,
+            price=crypto.price,
+            total=total,
+            status=self.status,
             **extra,
-        }
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        )
         if row is None:
             raise OrderNotWritten()
         order_id, purchase_id, created_at, updated_at, pending = row
@@ -153,7 +169,7 @@ class LargeOrderStrategy(OrderStrategy):
 
     def execute(self, *, customer_id, crypto, amount, total):
         order, _ = self._write(
-            LARGE_ORDER_SQL,
+            LARGE_ORDER,
             customer_id=customer_id,
             crypto=crypto,
             amount=amount,
@@ -173,7 +189,7 @@ class SmallOrderStrategy(OrderStrategy):
     @transaction.atomic
     def execute(self, *, customer_id, crypto, amount, total):
         order, pending = self._write(
-            SMALL_ORDER_SQL,
+            SMALL_ORDER,
             customer_id=customer_id,
             crypto=crypto,
             amount=amount,

@@ -1,0 +1,49 @@
+"""Server-side prepared statements for the hottest queries.
+
+PostgreSQL plans every statement sent as text; for the order statement,
+planning costs more than running it. A ``PreparedStatement`` is
+``PREPARE``d once per database connection (connections persist across
+requests) and then ``EXECUTE``d by name with its parameters.
+
+A prepared statement lives in its database session: behind a pooler it
+needs session pooling (PgBouncer's transaction mode would hand the
+statement's name to a session that never prepared it).
+"""
+
+import re
+import weakref
+
+from django.db import connection
+
+# Raw DB-API connection -> names prepared on it. A reconnect is a new
+# connection object, so it prepares again.
+_prepared = weakref.WeakKeyDictionary()
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+class PreparedStatement:
+    def __init__(self, name, sql, params):
+        """``sql`` uses ``%(name)s`` placeholders; ``params`` lists each
+        as ``(name, PostgreSQL type)``, in the order they are declared."""
+        self.name = name
+        self.names = [param for param, _ in params]
+        number = {param: i for i, param in enumerate(self.names, 1)}
+        body = _PLACEHOLDER.sub(lambda m: f"${number[m.group(1)]}", sql)
+        types = ", ".join(kind for _, kind in params)
+        self.prepare_sql = f"PREPARE {name} ({types}) AS {body}"
+        placeholders = ", ".join(["%s"] * len(self.names))
+        self.execute_sql = f"EXECUTE {name} ({placeholders})"
+
+    def fetchone(self, **values):
+        connection.ensure_connection()
+        done = _prepared.setdefault(connection.connection, set())
+        with connection.cursor() as cursor:
+            if self.name not in done:
+                # Not undone by a rollback: prepared statements belong to
+                # the session, not to the transaction.
+                cursor.execute(self.prepare_sql)
+                done.add(self.name)
+            cursor.execute(
+                self.execute_sql, [values[name] for name in self.names]
+            )
+            return cursor.fetchone()
