@@ -19,6 +19,10 @@ bind = [f"0.0.0.0:{os.environ.get('PORT') or '8000'}"]
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+# How many connections one process holds at most (gthread). A process
+# that took more than its share of keep-alive connections runs them all
+# on one core while the other idles; a cap spreads them.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS") or 1000)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)
 graceful_timeout = 20
 keepalive = 5
