@@ -1,9 +1,10 @@
 """Writes to customers, balances and credentials.
 
-Every balance change goes through ``balance_debit`` / ``balance_credit``:
-a single conditional ``UPDATE ... RETURNING`` that locks the customer's
-row, so no update is ever lost and no balance goes below zero, and each
-is paired with its ledger entry in the caller's transaction.
+Every balance change is a single conditional ``UPDATE ... RETURNING``
+that locks the customer's row, so no update is ever lost and no balance
+goes below zero, paired with its ledger entry in the same transaction:
+credits (deposits, refunds) through ``balance_credit``; an order's debit
+inside the order's own statement (``orders/strategies.py``).
 """
 
 import uuid
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from accounts.authentication import token_digest, token_generate
 from accounts.models import ApiToken, Customer, LedgerEntry
-from core.errors import InsufficientFunds, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.money import MAX_BALANCE, require_money
 
 User = get_user_model()
@@ -34,21 +35,6 @@ def _balance_update(sql, params):
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return row[0] if row else None
-
-
-def balance_debit(*, customer_id: int, amount: Decimal) -> Decimal:
-    """Take ``amount`` from the balance; the new balance, or a refusal."""
-    require_money(amount)
-    balance = _balance_update(
-        "UPDATE accounts_customer SET balance = balance - %s "
-        "WHERE id = %s AND balance >= %s RETURNING balance",
-        [amount, customer_id, amount],
-    )
-    if balance is None:
-        if not Customer.objects.filter(pk=customer_id).exists():
-            raise NotFound("No such customer.")
-        raise InsufficientFunds(details={"required": str(amount)})
-    return balance
 
 
 def balance_credit(*, customer_id: int, amount: Decimal) -> Decimal:
