@@ -178,6 +178,9 @@ DATABASES = {
         DATABASE_URL,
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),
         conn_health_checks=True,
+        # Django's PostgreSQL backend; its health check asks the socket
+        # before it asks the server (core/postgresql/base.py).
+        engine="core.postgresql",
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})

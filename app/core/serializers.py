@@ -3,8 +3,10 @@
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.utils.functional import cached_property
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 # Sent by the browsable API's HTML forms; checked by the CSRF middleware.
 _FORM_FIELDS = {"csrfmiddlewaretoken"}
@@ -25,6 +27,28 @@ class StrictSerializer(serializers.Serializer):
                     {name: ["Unknown field."] for name in unknown}
                 )
         return super().to_internal_value(data)
+
+
+class SharedFieldsMixin:
+    """Builds a serializer's fields once per class, not once per instance.
+
+    DRF deep-copies every declared field for each serializer it makes,
+    which costs more than validating a small body. For an input
+    serializer on a hot path whose fields keep nothing between calls and
+    need no context (plain value fields: no nested serializers, no
+    ``HiddenField`` or ``CurrentUserDefault``, no validators that need
+    the serializer), one bound set of fields serves every instance.
+    """
+
+    @cached_property
+    def fields(self):
+        fields = type(self).__dict__.get("_shared_fields")
+        if fields is None:
+            fields = BindingDict(self)
+            for name, field in self.get_fields().items():
+                fields[name] = field
+            type(self)._shared_fields = fields
+        return fields
 
 
 class MoneyField(serializers.DecimalField):

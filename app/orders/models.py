@@ -64,8 +64,13 @@ class Purchase(models.Model):
         COMPLETED = "completed"
         FAILED = "failed"
 
+    # Not indexed: purchases are found by id or by the partial index of
+    # unfinished ones, and every index slows each purchase's insert.
     crypto = models.ForeignKey(
-        Crypto, on_delete=models.PROTECT, related_name="purchases"
+        Crypto,
+        on_delete=models.PROTECT,
+        related_name="purchases",
+        db_index=False,
     )
     amount = models.DecimalField(max_digits=30, decimal_places=10)
     total = models.DecimalField(max_digits=16, decimal_places=2)
@@ -112,11 +117,17 @@ class Order(models.Model):
         COMPLETED = "completed"
         FAILED = "failed"
 
+    # Both indexed with the id below (a customer's orders and one
+    # crypto's, newest first): a plain index on either would only slow
+    # every order's insert.
     customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="orders"
+        Customer,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
     )
     crypto = models.ForeignKey(
-        Crypto, on_delete=models.PROTECT, related_name="orders"
+        Crypto, on_delete=models.PROTECT, related_name="orders", db_index=False
     )
     amount = models.DecimalField(max_digits=20, decimal_places=10)
     price = models.DecimalField(max_digits=18, decimal_places=8)
@@ -135,6 +146,7 @@ class Order(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["customer", "-id"]),
+            models.Index(fields=["crypto", "-id"]),
             # The pool flush reads only a crypto's pending orders.
             models.Index(
                 fields=["crypto"],

@@ -1,71 +1,98 @@
-"""Purchases and the per-crypto pool of small orders.
+"""The per-crypto pool of small orders, flushed into a purchase.
 
-Called inside the order's transaction, after the customer's row is
-locked by the debit; the pool row is locked second. That fixed order
-(customer, then pool) keeps deadlocks from forming.
+A small order's own statement adds its total to the pool
+(``orders.strategies``). The order that brings the pool to the
+threshold then flushes it here, in a transaction of its own: the pool's
+row is locked first, then its pending orders. Nothing else locks a pool
+and then a customer, so no deadlock forms with the orders' statements,
+which lock the customer first and the pool second.
 """
 
-from decimal import Decimal
+import uuid
 
-from django.db import connection
-from django.utils import timezone
+from django.conf import settings
+from django.db import transaction
 
+from core.prepared import PreparedStatement
 from orders.doorbell import purchase_ring_on_commit
-from orders.models import Order, Pool, Purchase
+from orders.models import Pool
 
-
-def purchase_create(
-    *, crypto_id: str, amount: Decimal, total: Decimal
-) -> Purchase:
-    """A queued purchase, rung when the transaction commits."""
-    purchase = Purchase.objects.create(
-        crypto_id=crypto_id,
-        amount=amount,
-        total=total,
-        enqueued_at=timezone.now(),
+# Every pending order of a crypto into one new purchase, in one
+# statement: the orders (locked), the purchase of their sums, the orders
+# moved into it, and the pool's total lowered by exactly what was taken.
+_FLUSH_SQL = """
+    WITH pending AS (
+        SELECT id, amount, total FROM orders_order
+        WHERE crypto_id = %(crypto)s AND status = 'pending'
+        FOR UPDATE
+    ),
+    purchase AS (
+        INSERT INTO orders_purchase (
+            crypto_id, amount, total, status, client_order_id, attempts,
+            lease_owner, last_error, enqueued_at, created_at, updated_at)
+        SELECT %(crypto)s, SUM(amount), SUM(total), 'queued',
+               %(client_order_id)s, 0, '', '', now(), now(), now()
+        FROM pending
+        HAVING COUNT(*) > 0
+        RETURNING id, total
+    ),
+    moved AS (
+        UPDATE orders_order o
+        SET status = 'submitted', purchase_id = purchase.id,
+            updated_at = now()
+        FROM purchase, pending
+        WHERE o.id = pending.id
+    ),
+    pooled AS (
+        UPDATE orders_pool
+        SET pending_total = pending_total - purchase.total
+        FROM purchase
+        WHERE crypto_id = %(crypto)s
     )
-    purchase_ring_on_commit(purchase.pk)
-    return purchase
+    SELECT id FROM purchase
+"""
+POOL_FLUSH = PreparedStatement(
+    "pool_flush",
+    _FLUSH_SQL,
+    [("crypto", "varchar"), ("client_order_id", "uuid")],
+)
 
 
-def pool_add(*, crypto_id: str, total: Decimal) -> Decimal:
-    """Add a pending order's total to its crypto's pool, creating the
-    pool if the crypto has none yet; the new pending total."""
-    Pool.objects.get_or_create(crypto_id=crypto_id)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE orders_pool SET pending_total = pending_total + %s "
-            "WHERE crypto_id = %s RETURNING pending_total",
-            [total, crypto_id],
-        )
-        return cursor.fetchone()[0]
+POOL_LOCK = PreparedStatement(
+    "pool_lock",
+    "SELECT pending_total FROM orders_pool WHERE crypto_id = %(crypto)s "
+    "FOR UPDATE",
+    [("crypto", "varchar")],
+)
 
 
-def pool_flush(*, crypto_id: str) -> Purchase:
-    """Every pending order of the crypto into one purchase.
+@transaction.atomic(savepoint=False)
+def pool_flush_if_full(*, crypto_id: str) -> int | None:
+    """If the crypto's pool holds at least the threshold, every pending
+    order of the crypto into one purchase, rung when the transaction
+    commits; the purchase's id, or None if the pool was not full (another
+    flush emptied it first).
 
-    The caller holds the pool's row lock, so no other flush of this
-    crypto runs at the same time; orders still uncommitted elsewhere are
-    invisible here and stay pending, their totals still counted in the
-    pool when they commit.
+    The pool's row lock is taken first, so no other flush of the crypto
+    runs at the same time and no order is added meanwhile; the flush
+    statement's snapshot, taken after the lock, sees exactly the orders
+    whose totals the pool counts.
     """
-    pending = list(
-        Order.objects.select_for_update()
-        .filter(crypto_id=crypto_id, status=Order.Status.PENDING)
-        .values_list("id", "amount", "total")
-    )
-    amount = sum((row[1] for row in pending), Decimal(0))
-    total = sum((row[2] for row in pending), Decimal(0))
-    purchase = purchase_create(crypto_id=crypto_id, amount=amount, total=total)
-    Order.objects.filter(id__in=[row[0] for row in pending]).update(
-        status=Order.Status.SUBMITTED,
-        purchase=purchase,
-        updated_at=timezone.now(),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE orders_pool SET pending_total = pending_total - %s "
-            "WHERE crypto_id = %s",
-            [total, crypto_id],
-        )
-    return purchase
+    row = POOL_LOCK.fetchone(crypto=crypto_id)
+    if row is None or row[0] < settings.PURCHASE_THRESHOLD:
+        return None
+    row = POOL_FLUSH.fetchone(crypto=crypto_id, client_order_id=uuid.uuid4())
+    if row is None:
+        return None
+    purchase_ring_on_commit(row[0])
+    return row[0]
+
+
+def pools_flush_full() -> list[int]:
+    """Flush every pool left at or above the threshold: the sweeper's
+    catch-up after a process died between an order and its flush."""
+    full = Pool.objects.filter(
+        pending_total__gte=settings.PURCHASE_THRESHOLD
+    ).values_list("crypto_id", flat=True)
+    flushed = [pool_flush_if_full(crypto_id=crypto_id) for crypto_id in full]
+    return [purchase_id for purchase_id in flushed if purchase_id]

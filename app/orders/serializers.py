@@ -8,6 +8,7 @@ from accounts.permissions import is_operator
 from core.serializers import (
     BrowsableLinksMixin,
     QuantityField,
+    SharedFieldsMixin,
     StrictSerializer,
     StringField,
 )
@@ -21,7 +22,7 @@ class CryptoSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderCreateSerializer(StrictSerializer):
+class OrderCreateSerializer(SharedFieldsMixin, StrictSerializer):
     crypto = StringField(max_length=10)
     amount = QuantityField(
         max_total_digits=20,

@@ -18,7 +18,6 @@ from abc import ABC, abstractmethod
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 
 from core.prepared import PreparedStatement
 from orders import pool
@@ -80,8 +79,10 @@ SMALL_ORDER_SQL = (
     + _ORDER_AND_ENTRY.format(purchase_id="NULL::bigint", purchase_from="")
     + """,
     pooled AS (
-        UPDATE orders_pool SET pending_total = pending_total + %(total)s
-        FROM debit WHERE crypto_id = %(crypto)s
+        INSERT INTO orders_pool (crypto_id, pending_total)
+        SELECT %(crypto)s, %(total)s FROM debit
+        ON CONFLICT (crypto_id) DO UPDATE
+        SET pending_total = orders_pool.pending_total + EXCLUDED.pending_total
         RETURNING pending_total
     )
     SELECT id, purchase_id, created_at, updated_at,
@@ -182,11 +183,18 @@ class LargeOrderStrategy(OrderStrategy):
 
 class SmallOrderStrategy(OrderStrategy):
     """Below the threshold: into the pool; the order that tips the pool
-    takes every pending order of its crypto into one purchase."""
+    takes every pending order of its crypto into one purchase.
+
+    Its statement adds the order's total to the pool (creating the pool
+    if the crypto has none yet) and, like a large order's, is its whole
+    transaction. The pool's row lock is held only while the statement
+    runs. When it brought the pool to the threshold, a second short
+    transaction flushes the pool; if the process dies in between, the
+    next order of the crypto or the worker's sweeper flushes it.
+    """
 
     status = Order.Status.PENDING
 
-    @transaction.atomic
     def execute(self, *, customer_id, crypto, amount, total):
         order, pending = self._write(
             SMALL_ORDER,
@@ -195,13 +203,16 @@ class SmallOrderStrategy(OrderStrategy):
             amount=amount,
             total=total,
         )
-        if pending is None:
-            # A crypto listed after the migrations has no pool row yet.
-            pending = pool.pool_add(crypto_id=crypto.pk, total=total)
         if pending >= settings.PURCHASE_THRESHOLD:
-            purchase = pool.pool_flush(crypto_id=crypto.pk)
-            order.status = Order.Status.SUBMITTED
-            order.purchase = purchase
+            purchase_id = pool.pool_flush_if_full(crypto_id=crypto.pk)
+            if purchase_id is None:
+                # Another order's flush took this one first.
+                order.refresh_from_db(
+                    fields=["status", "purchase", "updated_at"]
+                )
+            else:
+                order.status = Order.Status.SUBMITTED
+                order.purchase_id = purchase_id
         return order
 
 

@@ -4,14 +4,16 @@ A purchase is committed with its orders, so whatever happened to Redis
 or to a worker, the database knows what is left to buy: queued purchases
 that are due and were not rung lately (Redis was down, a retry's backoff
 ran out) and in-flight ones whose worker stopped renewing its lease
-(killed). One sweeper at a time acts, under a PostgreSQL advisory lock.
+(killed). It also flushes a pool left full by a web process that died
+between an order and the pool's flush. One sweeper at a time acts,
+under a PostgreSQL advisory lock.
 """
 
 import logging
 
 from django.db import connection, transaction
 
-from orders import services
+from orders import pool, services
 from orders.doorbell import purchase_ring
 
 logger = logging.getLogger("orders.worker")
@@ -29,6 +31,9 @@ def sweep() -> int:
             )
             if not cursor.fetchone()[0]:
                 return 0
+        flushed = pool.pools_flush_full()
+        if flushed:
+            logger.warning("sweeper flushed full pools into %s", flushed)
         due = services.purchases_due()
         # One job takes everything that is ready, so one ring will do.
         if not due or not purchase_ring(due[0], force=True):

@@ -5,12 +5,14 @@ from decimal import Decimal
 
 import pytest
 
+from orders import pool
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.strategies import (
     LargeOrderStrategy,
     OrderStrategyFactory,
     SmallOrderStrategy,
 )
+from orders.sweeper import sweep
 
 
 @pytest.fixture
@@ -122,3 +124,77 @@ def test_large_order_gets_purchase_of_exactly_itself(make_customer, aban):
     waiting.refresh_from_db()
     assert waiting.status == Order.Status.PENDING
     assert pool_total("ABAN") == Decimal("4.00")
+
+
+def test_small_order_of_a_crypto_without_a_pool_row_creates_it(
+    make_customer,
+):
+    crypto = Crypto.objects.create(
+        symbol="NEW", name="New", price=Decimal("2")
+    )
+
+    order = execute(SmallOrderStrategy(), make_customer(), crypto, "1.5")
+
+    assert order.status == Order.Status.PENDING
+    assert pool_total("NEW") == Decimal("3.00")
+
+
+def test_order_flushed_by_another_orders_flush_says_so(
+    make_customer, aban, monkeypatch
+):
+    """Two orders tip the pool at once: the other's flush takes this
+    order before this one's flush runs, which then finds the pool empty.
+    The answer tells where the order went."""
+    real_flush = pool.pool_flush_if_full
+    taken = []
+
+    def another_flush_first(*, crypto_id):
+        taken.append(real_flush(crypto_id=crypto_id))
+        return real_flush(crypto_id=crypto_id)
+
+    monkeypatch.setattr(pool, "pool_flush_if_full", another_flush_first)
+    alice, bob = make_customer("alice"), make_customer("bob")
+    execute(SmallOrderStrategy(), alice, aban, "1.5")
+
+    tipping = execute(SmallOrderStrategy(), bob, aban, "1")
+
+    [purchase_id] = taken
+    assert purchase_id is not None
+    assert tipping.status == Order.Status.SUBMITTED
+    assert tipping.purchase_id == purchase_id
+    assert pool_total("ABAN") == Decimal("0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pool_left_full_by_a_dead_process_is_flushed_by_the_sweeper(
+    make_customer, aban, queue, monkeypatch, assert_books_balance
+):
+    """The tipping order commits, then its process dies before the
+    flush: the orders wait in a full pool until the sweeper flushes it."""
+
+    class ProcessDied(BaseException):
+        pass
+
+    def die(**kwargs):
+        raise ProcessDied
+
+    customer = make_customer()
+    execute(SmallOrderStrategy(), customer, aban, "2")  # 8.00
+    with monkeypatch.context() as patch:
+        patch.setattr(pool, "pool_flush_if_full", die)
+        with pytest.raises(ProcessDied):
+            execute(SmallOrderStrategy(), customer, aban, "0.5")  # 2.00
+    assert pool_total("ABAN") == Decimal("10.00")
+    assert Order.objects.filter(status=Order.Status.PENDING).count() == 2
+    assert queue.count == 0
+
+    sweep()
+
+    purchase = Purchase.objects.get()
+    assert purchase.total == Decimal("10.00")
+    assert set(purchase.orders.values_list("status", flat=True)) == {
+        Order.Status.SUBMITTED
+    }
+    assert pool_total("ABAN") == Decimal("0")
+    assert [job.args for job in queue.get_jobs()] == [(purchase.pk,)]
+    assert_books_balance()
