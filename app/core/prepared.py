@@ -35,15 +35,24 @@ class PreparedStatement:
         self.execute_sql = f"EXECUTE {name} ({placeholders})"
 
     def fetchone(self, **values):
+        """The statement's first row (or None), on a DB-API cursor of the
+        request's connection: Django's cursor wrapper (query logging,
+        execute wrappers) costs more here than the statement itself.
+        Errors are Django's as usual, and the health check, atomic
+        blocks and autocommit behave as for any other query; only
+        ``connection.queries`` (DEBUG) does not list it."""
+        connection.close_if_health_check_failed()
         connection.ensure_connection()
-        done = _prepared.setdefault(connection.connection, set())
-        with connection.cursor() as cursor:
+        connection.validate_thread_sharing()
+        connection.validate_no_broken_transaction()
+        raw = connection.connection
+        done = _prepared.setdefault(raw, set())
+        params = [values[name] for name in self.names]
+        with connection.wrap_database_errors, raw.cursor() as cursor:
             if self.name not in done:
                 # Not undone by a rollback: prepared statements belong to
                 # the session, not to the transaction.
                 cursor.execute(self.prepare_sql)
                 done.add(self.name)
-            cursor.execute(
-                self.execute_sql, [values[name] for name in self.names]
-            )
+            cursor.execute(self.execute_sql, params)
             return cursor.fetchone()
