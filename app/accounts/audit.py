@@ -162,7 +162,10 @@ CHECKS = [
     ),
     Check(
         "pool_below_threshold",
-        "no pool holds a full purchase's worth of pending orders",
+        "no pool holds a full purchase's worth of pending orders (under "
+        "load a pool is full for the moment between the order that fills "
+        "it and its flush; the sweeper flushes one left full within a "
+        "second)",
         """
         SELECT crypto_id, pending_total FROM orders_pool
         WHERE pending_total >= %(threshold)s
