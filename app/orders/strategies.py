@@ -13,16 +13,20 @@ short a time as possible; the customer's row is always locked first,
 because every other part of the statement reads the debit's result.
 """
 
+import logging
 import uuid
 from abc import ABC, abstractmethod
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 
 from core.prepared import PreparedStatement
 from orders import pool
 from orders.doorbell import purchase_ring_on_commit
 from orders.models import Crypto, Order
+
+logger = logging.getLogger(__name__)
 
 _DEBIT = """
     debit AS (
@@ -204,7 +208,16 @@ class SmallOrderStrategy(OrderStrategy):
             total=total,
         )
         if pending >= settings.PURCHASE_THRESHOLD:
-            purchase_id = pool.pool_flush_if_full(crypto_id=crypto.pk)
+            try:
+                purchase_id = pool.pool_flush_if_full(crypto_id=crypto.pk)
+            except DatabaseError:
+                if connection.in_atomic_block:
+                    raise  # the caller's transaction: all or nothing
+                # The order is committed and debited: answering an error
+                # would invite a second order. It waits in the pool; the
+                # next order of the crypto or the sweeper flushes it.
+                logger.exception("pool %s not flushed", crypto.pk)
+                return order
             if purchase_id is None:
                 # Another order's flush took this one first.
                 order.refresh_from_db(

@@ -11,7 +11,7 @@ under a PostgreSQL advisory lock.
 
 import logging
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from orders import pool, services
 from orders.doorbell import purchase_ring
@@ -20,6 +20,19 @@ logger = logging.getLogger("orders.worker")
 
 # Any fixed 64-bit number; names the sweeper's advisory lock.
 SWEEPER_LOCK_ID = 0x5357454550
+
+
+def _flush_full_pools():
+    """Flush the pools a dead web process left full. In a savepoint: a
+    flush that fails (books out of step, say) must not stop the rings."""
+    try:
+        with transaction.atomic():
+            flushed = pool.pools_flush_full()
+    except DatabaseError as exc:
+        logger.error("sweeper could not flush the full pools: %s", exc)
+        return
+    if flushed:
+        logger.warning("sweeper flushed full pools into %s", flushed)
 
 
 def sweep() -> int:
@@ -31,9 +44,7 @@ def sweep() -> int:
             )
             if not cursor.fetchone()[0]:
                 return 0
-        flushed = pool.pools_flush_full()
-        if flushed:
-            logger.warning("sweeper flushed full pools into %s", flushed)
+        _flush_full_pools()
         due = services.purchases_due()
         # One job takes everything that is ready, so one ring will do.
         if not due or not purchase_ring(due[0], force=True):

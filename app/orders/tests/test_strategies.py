@@ -1,10 +1,13 @@
 """The Strategy/Factory of orders: which strategy a total gets, and what
 each strategy writes (a pending order in the pool, or a purchase)."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from accounts.models import Customer
 from orders import pool
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.strategies import (
@@ -198,3 +201,35 @@ def test_pool_left_full_by_a_dead_process_is_flushed_by_the_sweeper(
     assert pool_total("ABAN") == Decimal("0")
     assert [job.args for job in queue.get_jobs()] == [(purchase.pk,)]
     assert_books_balance()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_flush_leaves_the_order_placed_and_the_sweeper_ringing(
+    make_customer, aban, queue
+):
+    """The tipping order is committed (and debited) before its pool's
+    flush runs: a flush that fails must not turn it into an error, which
+    would invite the client to order again; nor may it stop the sweeper
+    from ringing purchases."""
+    customer = make_customer(balance=Decimal("100.00"))
+    execute(SmallOrderStrategy(), customer, aban, "2")  # 8.00
+    # Books out of step: the pool counts less than its pending orders,
+    # so emptying the pool would take it below zero (a CHECK refuses).
+    Pool.objects.filter(crypto_id="ABAN").update(pending_total="6.00")
+
+    tipping = execute(SmallOrderStrategy(), customer, aban, "1")  # 4.00
+
+    assert tipping.status == Order.Status.PENDING
+    assert Order.objects.get(pk=tipping.pk).status == Order.Status.PENDING
+    assert Customer.objects.get(pk=customer.pk).balance == Decimal("88.00")
+    assert not Purchase.objects.exists()
+    assert pool_total("ABAN") == Decimal("10.00")
+
+    stale = timezone.now() - timedelta(hours=1)
+    large = execute(LargeOrderStrategy(), customer, aban, "5")
+    Purchase.objects.filter(pk=large.purchase_id).update(enqueued_at=stale)
+    queue.empty()
+
+    assert sweep() == 1
+    assert [job.args for job in queue.get_jobs()] == [(large.purchase_id,)]
+    assert pool_total("ABAN") == Decimal("10.00")  # still out of step
