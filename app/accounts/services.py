@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.authentication import token_digest, token_generate
@@ -37,22 +38,41 @@ def _balance_update(sql, params):
     return row[0] if row else None
 
 
-def balance_credit(*, customer_id: int, amount: Decimal) -> Decimal:
-    """Add ``amount`` to the balance, refusing what the column can't hold."""
+def balance_credit(
+    *, customer_id: int, amount: Decimal, cap: Decimal = MAX_BALANCE
+) -> Decimal:
+    """Add ``amount`` to the balance, refusing a balance above ``cap``
+    (by default what the column can hold)."""
     require_money(amount)
     balance = _balance_update(
         "UPDATE accounts_customer SET balance = balance + %s "
         "WHERE id = %s AND balance + %s <= %s RETURNING balance",
-        [amount, customer_id, amount, MAX_BALANCE],
+        [amount, customer_id, amount, cap],
     )
     if balance is None:
         if not Customer.objects.filter(pk=customer_id).exists():
             raise NotFound("No such customer.")
+        message = f"The balance may not exceed {MAX_BALANCE}."
+        if cap < MAX_BALANCE:
+            message = (
+                f"The balance may not exceed {MAX_BALANCE} with the "
+                f"{MAX_BALANCE - cap} of open orders that may be refunded."
+            )
         raise InvalidInput(
             "The balance would exceed its maximum.",
-            details={"amount": [f"The balance may not exceed {MAX_BALANCE}."]},
+            details={"amount": [message]},
         )
     return balance
+
+
+def _open_orders_total(customer_id) -> Decimal:
+    """What the customer's unfinished orders may still bring back."""
+    from orders.models import Order
+
+    return Order.objects.filter(
+        customer_id=customer_id,
+        status__in=[Order.Status.PENDING, Order.Status.SUBMITTED],
+    ).aggregate(total=Sum("total"))["total"] or Decimal(0)
 
 
 def _api_token_create(*, user, prefix) -> str:
@@ -92,7 +112,17 @@ def customer_create(
 
 @transaction.atomic
 def customer_deposit(*, customer_id: int, amount: Decimal) -> Customer:
-    balance = balance_credit(customer_id=customer_id, amount=amount)
+    """Credit a deposit, keeping room for every refund: the balance plus
+    the totals of the customer's open orders stays within what the
+    balance column holds, so a failed purchase's refund always fits.
+
+    The customer's row is locked first, so no order is debited while the
+    open orders are summed.
+    """
+    require_money(amount)
+    _customer_locked(customer_id)
+    room = MAX_BALANCE - _open_orders_total(customer_id)
+    balance = balance_credit(customer_id=customer_id, amount=amount, cap=room)
     LedgerEntry.objects.create(
         customer_id=customer_id,
         kind=LedgerEntry.Kind.DEPOSIT,

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Customer, LedgerEntry
 from orders.models import Order
+from orders.services import purchase_fail
 
 pytestmark = pytest.mark.django_db
 
@@ -359,6 +360,42 @@ def test_deposit_up_to_maximum_balance_is_accepted(
 
     assert response.status_code == 200, response.content
     assert response.json()["balance"] == "99999999.99"
+
+
+def test_deposit_keeps_room_to_refund_every_open_order(
+    operator_client, make_customer, client_for, assert_books_balance
+):
+    """A deposit may not fill the balance so far that refunding an open
+    order would overflow it: the refund of a failed purchase must fit."""
+    rich = make_customer("rich", Decimal("100.00"))
+    placed = client_for(rich).post(
+        "/api/order/", {"crypto": "ETH", "amount": "0.01"}, format="json"
+    )  # 32.00, open until its purchase ends
+    assert placed.status_code == 201, placed.content
+    to_the_brim = str(Decimal("99999999.99") - Decimal("68.00"))
+    before = books(rich)
+
+    refused = operator_client.post(
+        customer_url(rich.pk, "deposit"),
+        {"amount": to_the_brim},
+        format="json",
+    )
+
+    assert_error(refused, 400, "invalid")
+    assert "open orders" in refused.json()["error"]["details"]["amount"][0]
+    assert books(rich) == before
+    room = str(Decimal("99999999.99") - Decimal("32.00") - Decimal("68.00"))
+    accepted = operator_client.post(
+        customer_url(rich.pk, "deposit"), {"amount": room}, format="json"
+    )
+    assert accepted.status_code == 200, accepted.content
+
+    purchase_fail(purchase_id=placed.json()["purchase_id"], error="refused")
+
+    rich.refresh_from_db()
+    assert rich.balance == Decimal("99999999.99")
+    assert Order.objects.get().status == Order.Status.FAILED
+    assert_books_balance()
 
 
 # --- ledger ----------------------------------------------------------------
