@@ -13,7 +13,7 @@ statement's name to a session that never prepared it).
 import re
 import weakref
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 # Raw DB-API connection -> names prepared on it. A reconnect is a new
 # connection object, so it prepares again.
@@ -41,14 +41,17 @@ class PreparedStatement:
         Errors are Django's as usual, and the health check, atomic
         blocks and autocommit behave as for any other query; only
         ``connection.queries`` (DEBUG) does not list it."""
-        connection.close_if_health_check_failed()
-        connection.ensure_connection()
-        connection.validate_thread_sharing()
-        connection.validate_no_broken_transaction()
-        raw = connection.connection
+        # One lookup of the thread's connection: each attribute read
+        # through ``django.db.connection`` looks it up again.
+        db = connections[DEFAULT_DB_ALIAS]
+        db.close_if_health_check_failed()
+        db.ensure_connection()
+        db.validate_thread_sharing()
+        db.validate_no_broken_transaction()
+        raw = db.connection
         done = _prepared.setdefault(raw, set())
         params = [values[name] for name in self.names]
-        with connection.wrap_database_errors, raw.cursor() as cursor:
+        with db.wrap_database_errors, raw.cursor() as cursor:
             if self.name not in done:
                 # Not undone by a rollback: prepared statements belong to
                 # the session, not to the transaction.
