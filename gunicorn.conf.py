@@ -9,9 +9,10 @@ Four processes of two threads, rather than two of four, on two cores:
 the same eight database connections, but a gthread process takes every
 keep-alive connection it can accept, and with two processes one of them
 often holds them all and runs them on one core while the other idles.
-With four, the connections land on at least two processes far more
-often (``make bench``: 945 orders/s against 816 for 2x4, medians of
-three, in the same run; bench/README.md).
+With four, at least two processes are busy more often, not always
+(``make bench``: 945 orders/s against 816 for 2x4, medians of three,
+side by side; within noise of each other in the full run's server
+comparison, README "Performance").
 """
 
 import os
