@@ -46,8 +46,9 @@ def crypto_get(*, symbol: str, fresh: bool = False) -> Crypto:
 def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
     """Debit the customer and write the order, all or nothing.
 
-    The strategy writes it in one statement, one transaction (a small
-    order that fills its pool flushes the pool in the same transaction).
+    The strategy writes it in one statement, its own transaction (a
+    small order that fills its pool then flushes the pool in a second,
+    short one; see ``orders.pool``).
     If that statement finds no row, the price may have changed since it
     was quoted (then the order is priced again, once) or the customer is
     unknown or short of funds.
