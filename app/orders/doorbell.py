@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from core.redis_calls import Line, pack
+
 logger = logging.getLogger("orders.worker")
 
 QUEUE_NAME = "default"
@@ -31,6 +33,7 @@ MARKER_TTL_SECONDS = 30
 BREAKER_SECONDS = 2.0
 _breaker_open_until = 0.0
 _queues = {}
+_lines = {}
 
 
 def _queue():
@@ -42,6 +45,20 @@ def _queue():
     return queue
 
 
+def _marker_set(purchase_id) -> bool:
+    """``SET marker NX EX``: True if no job was waiting. Sent on a
+    connection of the thread's own (``core.redis_calls``): this runs
+    for every large order."""
+    url = settings.RQ_QUEUES[QUEUE_NAME]["URL"]
+    line = _lines.get(url)
+    if line is None:
+        line = _lines[url] = Line(lambda: _queue().connection)
+    command = pack(
+        "SET", MARKER_KEY, purchase_id, "NX", "EX", MARKER_TTL_SECONDS
+    )
+    return line.call(command) is not None
+
+
 def purchase_ring(purchase_id: int, *, force: bool = False) -> bool:
     """Make sure a job will look for ready purchases; False if Redis
     could not be reached. ``force`` enqueues even if a job is waiting."""
@@ -50,10 +67,7 @@ def purchase_ring(purchase_id: int, *, force: bool = False) -> bool:
         return False
     queue = _queue()
     try:
-        fresh = queue.connection.set(
-            MARKER_KEY, purchase_id, nx=True, ex=MARKER_TTL_SECONDS
-        )
-        if fresh or force:
+        if _marker_set(purchase_id) or force:
             queue.enqueue(
                 "orders.jobs.purchase_execute",
                 purchase_id,
