@@ -1,5 +1,5 @@
-# The service image: gunicorn by default; the worker runs the same image
-# with `python manage.py rqworker default`.
+# The service image: the web server (granian, serve.py) by default; the
+# worker runs the same image with `python manage.py rqworker default`.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,12 +24,12 @@ RUN useradd --system --user-group --no-create-home --home-dir /nonexistent \
     && mkdir -p "$DATA_DIR" /staticfiles \
     && chown app:app "$DATA_DIR"
 
-COPY gunicorn.conf.py /etc/gunicorn/gunicorn.conf.py
 COPY wait-for-it.sh /usr/local/bin/wait-for-it.sh
 RUN chmod 755 /usr/local/bin/wait-for-it.sh
 COPY app/ /app/
+COPY serve.py /app/serve.py
 
 USER app
 EXPOSE 8000
 
-CMD ["gunicorn", "-c", "/etc/gunicorn/gunicorn.conf.py"]
+CMD ["python", "serve.py"]

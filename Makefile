@@ -41,7 +41,7 @@ migrate: install
 	$(EXEC) $(PY) app/manage.py migrate --noinput
 
 web: install
-	$(EXEC) $(VENV)/bin/gunicorn -c gunicorn.conf.py
+	$(EXEC) $(PY) serve.py
 
 worker: install
 	$(EXEC) $(PY) app/manage.py rqworker default

@@ -160,8 +160,8 @@ def live(transactional_db, tmp_path):
     """Start real services for a fault test; all stopped at the end.
 
     ``live.redis()`` a private Redis; ``live.db_proxy()`` a cuttable proxy
-    to the test database; ``live.web(...)`` gunicorn with the production
-    settings; ``live.worker(...)`` ``manage.py rqworker``.
+    to the test database; ``live.web(...)`` the production web server
+    (``serve.py``: granian); ``live.worker(...)`` ``manage.py rqworker``.
     """
     from core.testing import live as processes
 

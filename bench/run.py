@@ -1,6 +1,6 @@
 """The benchmark of the order service (issue #5): ``make bench``.
 
-It starts the production web server (``gunicorn -c gunicorn.conf.py``)
+It starts the production web server (``python serve.py``: granian)
 and RQ workers (``manage.py rqworker default``) against a database and a
 Redis database of its own, seeds 1,000 customers, and runs phases:
 
@@ -11,7 +11,8 @@ Redis database of its own, seeds 1,000 customers, and runs phases:
 - big:     the mix again, with 1,000,000 completed orders in the tables.
 - burst:   2,000 orders in 30 s at the real exchange latency, 2 workers:
            exchange calls and the time until every order is completed.
-- servers: gunicorn gthread vs sync workers at 32 connections (opt-in).
+- servers: granian vs gunicorn gthread and sync at 32 connections
+           (opt-in).
 
 ``manage.py audit_ledger`` runs after every phase. A table is printed,
 and JSON and a PNG plot are written under ``bench/results/``. See
@@ -82,10 +83,11 @@ HISTORY = [
 HISTORY_ORDERS_PER_PURCHASE = 10
 ALL_PHASES = ["ping", "orders", "hot", "big", "burst", "servers"]
 DEFAULT_PHASES = ["ping", "orders", "hot", "big", "burst"]
-# Web servers compared by the 'servers' phase: (gunicorn worker class,
-# or "granian", WEB_CONCURRENCY, GUNICORN_THREADS). Granian (a Rust HTTP
-# server; processes x blocking threads) is measured, not shipped: it is a
-# requirement of the benchmark only.
+# Web servers compared by the 'servers' phase: ("granian" or a gunicorn
+# worker class, processes, threads per process). "granian" is the shipped
+# server (serve.py, WEB_CONCURRENCY x WEB_THREADS; 2x4 is its default);
+# gunicorn, the server it replaced, is a requirement of the benchmark
+# only, run with bench/gunicorn.conf.py.
 SERVER_CONFIGS = [
     ("gthread", 4, 2),
     ("gthread", 2, 4),
@@ -195,7 +197,7 @@ def parse_args(argv):
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy one gunicorn worker during the orders phase "
+        help="py-spy every web worker during the orders phase "
         "(needs py-spy in the virtualenv; not a requirement)",
     )
     parser.add_argument(
@@ -521,30 +523,33 @@ class Stack:
             roots += [("rq", w.pid) for w in self.workers if w.alive()]
             return roots
 
-    def start_web(self, worker_class=None, workers=None, threads=None):
+    def start_web(self, worker_class="granian", workers=None, threads=None):
+        """``python serve.py`` (granian), the production server, with
+        the environment's WEB_CONCURRENCY and WEB_THREADS unless given;
+        or gunicorn with that worker class (the 'servers' phase)."""
         self.code_seen.append(code_fingerprint())
         env = dict(self.env)
         if workers:
             env["WEB_CONCURRENCY"] = str(workers)
         if threads:
-            env["GUNICORN_THREADS"] = str(threads)
+            env["WEB_THREADS"] = str(threads)
+        workers = env.get("WEB_CONCURRENCY") or "2 (default)"
+        threads = env.get("WEB_THREADS") or "4 (default)"
         if worker_class == "granian":
-            argv = [
-                *(str(VENV_BIN / "granian"), "--interface", "wsgi"),
-                *("--host", "0.0.0.0", "--port", env["PORT"]),
-                *("--workers", env.get("WEB_CONCURRENCY") or "4"),
-                *("--blocking-threads", env.get("GUNICORN_THREADS") or "2"),
-                *("--working-dir", str(TREE / "app"), "--no-log"),
-                "config.wsgi:application",
-            ]
+            argv = [sys.executable, str(TREE / "serve.py")]
         else:
-            argv = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py"]
-            if worker_class:
-                argv += ["--worker-class", worker_class]
+            argv = [
+                str(VENV_BIN / "gunicorn"),
+                *("-c", str(TREE / "bench" / "gunicorn.conf.py")),
+                *("--chdir", str(TREE / "app")),
+                *("--worker-class", worker_class),
+                *("--workers", workers.split()[0]),
+                *("--threads", threads.split()[0]),
+            ]
         self.web_config = {
-            "worker_class": worker_class or "gthread (gunicorn.conf.py)",
-            "WEB_CONCURRENCY": env.get("WEB_CONCURRENCY", "4 (default)"),
-            "GUNICORN_THREADS": env.get("GUNICORN_THREADS", "2 (default)"),
+            "worker_class": worker_class,
+            "WEB_CONCURRENCY": workers,
+            "WEB_THREADS": threads,
         }
         with self._lock:
             self.web = Proc("web", argv, env, self.log_dir)
@@ -552,7 +557,7 @@ class Stack:
         while True:
             if not self.web.alive():
                 raise BenchError(
-                    f"gunicorn exited:\n{self.web.tail()}\n"
+                    f"the web server exited:\n{self.web.tail()}\n"
                     f"(log: {self.web.log_path})"
                 )
             status, _ = http_json("GET", f"{self.base_url}/api/health/")
@@ -564,8 +569,8 @@ class Stack:
                     f"(last: {status}); log: {self.web.log_path}"
                 )
             time.sleep(0.2)
-        # Every gunicorn worker up, not only the first to answer.
-        wanted = int(env.get("WEB_CONCURRENCY") or 4)
+        # Every worker process up, not only the first to answer.
+        wanted = int(workers.split()[0])
         while len(descendants(self.web.pid, proc_table())) < wanted:
             if time.monotonic() > deadline:
                 break
@@ -1012,8 +1017,8 @@ def cpu_delta(before, after):
 
 
 def worker_connections(ctx):
-    """Established connections to the web port held by each gunicorn
-    worker (keep-alive connections stay with the worker that took
+    """Established connections to the web port held by each web worker
+    process (keep-alive connections stay with the worker that took
     them)."""
     port = f":{ctx.stack.port:04X}"
     inodes = set()
@@ -1179,7 +1184,7 @@ def say_run(label, run):
 
 
 def start_profile(ctx, duration, profile):
-    """py-spy on every gunicorn worker for the run; ``profile`` is
+    """py-spy on every web worker process for the run; ``profile`` is
     (output directory, label, extra py-spy flags)."""
     out_dir, label, flags = profile
     spy = VENV_BIN / "py-spy"
@@ -1740,7 +1745,7 @@ def phase_servers(ctx):
     configs = []
     for worker_class, workers, threads in SERVER_CONFIGS:
         label = f"{worker_class} {workers}x{threads}"
-        say(f"servers: restarting gunicorn as {label}")
+        say(f"servers: restarting the web server as {label}")
         ctx.stack.stop_web()
         ctx.sampler.set_phase(f"servers {label}")
         ctx.stack.start_web(worker_class, workers, threads)
@@ -1763,7 +1768,7 @@ def phase_servers(ctx):
             {
                 "worker_class": worker_class,
                 "WEB_CONCURRENCY": workers,
-                "GUNICORN_THREADS": threads,
+                "WEB_THREADS": threads,
                 "ping": ping,
                 "orders": orders,
                 "web_worker_peak_mib": memory.get("web worker"),
@@ -1865,7 +1870,7 @@ def table_lines(results):
         for cfg in servers:
             label = (
                 f"{cfg['worker_class']} {cfg['WEB_CONCURRENCY']}x"
-                f"{cfg['GUNICORN_THREADS']}"
+                f"{cfg['WEB_THREADS']}"
             )
             orders = cfg["orders"]
             lines.append(
@@ -1967,10 +1972,10 @@ def plot(results, path):
     meta = results["meta"]
     web = meta["web"]
     fig.suptitle(
-        f"POST /api/order/ vs GET /api/ping/ - gunicorn "
-        f"{web['worker_class'].split()[0]} "
+        f"POST /api/order/ vs GET /api/ping/ - "
+        f"{web['worker_class']} "
         f"{web['WEB_CONCURRENCY'].split()[0]}x"
-        f"{web['GUNICORN_THREADS'].split()[0]}, "
+        f"{web['WEB_THREADS'].split()[0]}, "
         f"{meta['cpus']} cores, {meta['duration']}s per point, "
         f"{meta['git']}",
         fontsize=10,
@@ -1992,7 +1997,7 @@ def code_fingerprint():
             digest.update(path.read_bytes())
         except OSError:
             pass
-    for name in ("gunicorn.conf.py",):
+    for name in ("serve.py", "bench/gunicorn.conf.py"):
         try:
             digest.update((TREE / name).read_bytes())
         except OSError:
@@ -2001,15 +2006,20 @@ def code_fingerprint():
 
 
 def snapshot_code():
-    """A copy of the service's code (app/ and gunicorn.conf.py) in a
-    temporary directory, to run the service from."""
+    """A copy of the service's code (app/, serve.py, and the bench's
+    gunicorn.conf.py) in a temporary directory, to run the service
+    from."""
     snap = Path(tempfile.mkdtemp(prefix="crypto-bench-code-"))
     shutil.copytree(
         ROOT / "app",
         snap / "app",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
-    shutil.copy2(ROOT / "gunicorn.conf.py", snap / "gunicorn.conf.py")
+    shutil.copy2(ROOT / "serve.py", snap / "serve.py")
+    (snap / "bench").mkdir()
+    shutil.copy2(
+        BENCH / "gunicorn.conf.py", snap / "bench" / "gunicorn.conf.py"
+    )
     (snap / "staticfiles").mkdir()
     return snap
 
@@ -2112,7 +2122,7 @@ def main(argv):
     }
     try:
         sampler.start()
-        say(f"starting gunicorn on port {env['PORT']} and one rqworker")
+        say(f"starting serve.py on port {env['PORT']} and one rqworker")
         stack.start_web()
         ctx.results["meta"]["web"] = stack.web_config
         stack.start_workers(1)

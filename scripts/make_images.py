@@ -15,12 +15,12 @@ Nothing is drawn by hand::
 - ``img/worker_log.png``: the worker's real output of that run, shown
   as a terminal page and photographed by the same browser.
 
-The service runs as ``make run`` runs it (gunicorn with
-``gunicorn.conf.py`` and ``manage.py rqworker default``, the exchange
-taking its default 5 seconds), against a database of its own,
-``crypto_images``, created afresh on the PostgreSQL of ``DATABASE_URL``
-(else the embedded one of ``scripts/stack.py``) and dropped at the end,
-and a private Redis: ids start at 1, and no other worker takes its jobs.
+The service runs as ``make run`` runs it (``serve.py``, granian, and
+``manage.py rqworker default``, the exchange taking its default 5
+seconds), against a database of its own, ``crypto_images``, created
+afresh on the PostgreSQL of ``DATABASE_URL`` (else the embedded one of
+``scripts/stack.py``) and dropped at the end, and a private Redis: ids
+start at 1, and no other worker takes its jobs.
 """
 
 import argparse

@@ -785,9 +785,8 @@ def cmd_run(_args):
     if signals:
         return 0
 
-    gunicorn = str(Path(python).parent / "gunicorn")
     commands = {
-        "web": [gunicorn, "-c", str(ROOT / "gunicorn.conf.py")],
+        "web": [python, str(ROOT / "serve.py")],
         "worker": [*manage, "rqworker", "default"],
     }
     procs = {}

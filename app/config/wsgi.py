@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: ``config.wsgi:application``."""
+"""WSGI entry point for granian (``serve.py``): ``config.wsgi:application``."""
 
 import os
 

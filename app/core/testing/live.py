@@ -240,22 +240,17 @@ def start_worker(env, logfile):
 
 
 def start_web(env, logfile, workers=2):
+    """The production web server (``serve.py``: granian) on a free
+    loopback port, with ``workers`` processes."""
     port = free_port()
-    env = {**env, "PORT": str(port)}
+    env = {
+        **env,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+    }
     service = Service(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(ROOT_DIR / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-        ],
-        env,
-        logfile,
+        [sys.executable, str(ROOT_DIR / "serve.py")], env, logfile
     )
     service.url = f"http://127.0.0.1:{port}"
     wait_until(lambda: _port_open(port), what="the web server")
@@ -263,7 +258,10 @@ def start_web(env, logfile, workers=2):
 
 
 def http(method, url, *, token=None, body=None, headers=None, timeout=10):
-    """One HTTP request; returns (status, parsed JSON body, headers)."""
+    """One HTTP request; returns (status, parsed JSON body, headers).
+
+    The headers are looked up case-insensitively: granian sends their
+    names in lower case."""
     import json
     import urllib.error
     import urllib.request
@@ -290,4 +288,4 @@ def http(method, url, *, token=None, body=None, headers=None, timeout=10):
         parsed = json.loads(raw) if raw else None
     except ValueError:
         parsed = raw.decode(errors="replace")
-    return status, parsed, dict(head)
+    return status, parsed, head

@@ -4,7 +4,8 @@ and places an order through the HTML forms, sees the order in the list,
 and follows its links to the purchase and the customer's ledger.
 
 Headless Chromium (Debian's ``chromium``) driven by Playwright, against
-gunicorn and an RQ worker started as processes by the ``live`` fixture.
+granian (``serve.py``) and an RQ worker started as processes by the
+``live`` fixture.
 """
 
 import re

@@ -1,6 +1,6 @@
 """Property-based fuzzing of the running service from its own OpenAPI
 schema (schemathesis): for every operation, valid and invalid requests
-as a customer and as an operator, against gunicorn with the real
+as a customer and as an operator, against granian with the real
 database and Redis. No answer may be a 5xx, every answer must conform
 to the schema (status, content type, headers, body), invalid data must
 be refused, and the books must balance afterwards.

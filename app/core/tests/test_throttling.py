@@ -256,7 +256,7 @@ def test_form_logins_share_the_token_rate(settings, operator, path):
 
 
 def test_order_rate_holds_across_web_processes(live, make_customer):
-    """Two gunicorn servers of two workers each share one Redis: five
+    """Two granian servers of two workers each share one Redis: five
     orders in the minute, wherever they land; the sixth is refused by
     whichever process answers it."""
     redis = live.redis()
