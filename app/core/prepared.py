@@ -22,17 +22,28 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 class PreparedStatement:
-    def __init__(self, name, sql, params):
+    def __init__(self, name, sql, params, *, prelude=None):
         """``sql`` uses ``%(name)s`` placeholders; ``params`` lists each
-        as ``(name, PostgreSQL type)``, in the order they are declared."""
+        as ``(name, PostgreSQL type)``, in the order they are declared.
+
+        ``prelude`` is a plain statement (same placeholders) sent in the
+        same message, before the ``EXECUTE``: one round trip for both.
+        PostgreSQL runs the statements of one message as one transaction
+        when no transaction is open, each with its own snapshot; the
+        result is the last statement's."""
         self.name = name
         self.names = [param for param, _ in params]
         number = {param: i for i, param in enumerate(self.names, 1)}
         body = _PLACEHOLDER.sub(lambda m: f"${number[m.group(1)]}", sql)
         types = ", ".join(kind for _, kind in params)
         self.prepare_sql = f"PREPARE {name} ({types}) AS {body}"
-        placeholders = ", ".join(["%s"] * len(self.names))
-        self.execute_sql = f"EXECUTE {name} ({placeholders})"
+        self.by_name = prelude is not None
+        if self.by_name:
+            named = ", ".join(f"%({param})s" for param in self.names)
+            self.execute_sql = f"{prelude}; EXECUTE {name} ({named})"
+        else:
+            placeholders = ", ".join(["%s"] * len(self.names))
+            self.execute_sql = f"EXECUTE {name} ({placeholders})"
 
     def fetchone(self, **values):
         """The statement's first row (or None), on a DB-API cursor of the
@@ -50,7 +61,10 @@ class PreparedStatement:
         db.validate_no_broken_transaction()
         raw = db.connection
         done = _prepared.setdefault(raw, set())
-        params = [values[name] for name in self.names]
+        if self.by_name:
+            params = values
+        else:
+            params = [values[name] for name in self.names]
         with db.wrap_database_errors, raw.cursor() as cursor:
             if self.name not in done:
                 # Not undone by a rollback: prepared statements belong to

@@ -11,19 +11,23 @@ which lock the customer first and the pool second.
 import uuid
 
 from django.conf import settings
-from django.db import transaction
 
 from core.prepared import PreparedStatement
 from orders.doorbell import purchase_ring_on_commit
 from orders.models import Pool
 
 # Every pending order of a crypto into one new purchase, in one
-# statement: the orders (locked), the purchase of their sums, the orders
-# moved into it, and the pool's total lowered by exactly what was taken.
+# statement, if the pool holds at least the threshold: the orders
+# (locked), the purchase of their sums, the orders moved into it, and the
+# pool's total lowered by exactly what was taken.
 _FLUSH_SQL = """
     WITH pending AS (
         SELECT id, amount, total FROM orders_order
         WHERE crypto_id = %(crypto)s AND status = 'pending'
+          AND EXISTS (
+              SELECT 1 FROM orders_pool
+              WHERE crypto_id = %(crypto)s
+                AND pending_total >= %(threshold)s)
         FOR UPDATE
     ),
     purchase AS (
@@ -51,37 +55,38 @@ _FLUSH_SQL = """
     )
     SELECT id FROM purchase
 """
+# The pool's row is locked first, by a statement of its own sent in the
+# same message (one round trip for both, one transaction).
 POOL_FLUSH = PreparedStatement(
     "pool_flush",
     _FLUSH_SQL,
-    [("crypto", "varchar"), ("client_order_id", "uuid")],
-)
-
-
-POOL_LOCK = PreparedStatement(
-    "pool_lock",
-    "SELECT pending_total FROM orders_pool WHERE crypto_id = %(crypto)s "
+    [
+        ("crypto", "varchar"),
+        ("threshold", "numeric"),
+        ("client_order_id", "uuid"),
+    ],
+    prelude="SELECT 1 FROM orders_pool WHERE crypto_id = %(crypto)s "
     "FOR UPDATE",
-    [("crypto", "varchar")],
 )
 
 
-@transaction.atomic(savepoint=False)
 def pool_flush_if_full(*, crypto_id: str) -> int | None:
     """If the crypto's pool holds at least the threshold, every pending
-    order of the crypto into one purchase, rung when the transaction
-    commits; the purchase's id, or None if the pool was not full (another
-    flush emptied it first).
+    order of the crypto into one purchase, rung when it commits; the
+    purchase's id, or None if the pool was not full (another flush
+    emptied it first).
 
-    The pool's row lock is taken first, so no other flush of the crypto
-    runs at the same time and no order is added meanwhile; the flush
-    statement's snapshot, taken after the lock, sees exactly the orders
-    whose totals the pool counts.
+    One round trip, one transaction of its own (or a part of the
+    caller's): the pool's row is locked first, so no other flush of the
+    crypto runs at the same time and no order is added meanwhile; the
+    flush statement's snapshot, taken after the lock, sees exactly the
+    orders whose totals the pool counts.
     """
-    row = POOL_LOCK.fetchone(crypto=crypto_id)
-    if row is None or row[0] < settings.PURCHASE_THRESHOLD:
-        return None
-    row = POOL_FLUSH.fetchone(crypto=crypto_id, client_order_id=uuid.uuid4())
+    row = POOL_FLUSH.fetchone(
+        crypto=crypto_id,
+        threshold=settings.PURCHASE_THRESHOLD,
+        client_order_id=uuid.uuid4(),
+    )
     if row is None:
         return None
     purchase_ring_on_commit(row[0])
