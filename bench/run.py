@@ -100,6 +100,24 @@ SERVER_CONFIGS = [
     ("sync", 6, 1),
 ]
 OPERATOR = "bench-operator"
+
+
+def server_configs(text):
+    """``granian:2x4,gthread:4x2`` -> [("granian", 2, 4), ...]."""
+    configs = []
+    for item in text.split(","):
+        kind, _, shape = item.strip().partition(":")
+        workers, _, threads = shape.partition("x")
+        known = {kind for kind, _, _ in SERVER_CONFIGS}
+        if kind not in known or not workers.isdigit() or not threads.isdigit():
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: expected KIND:PROCESSESxTHREADS, KIND one of "
+                f"{', '.join(sorted(known))}"
+            )
+        configs.append((kind, int(workers), int(threads)))
+    return configs
+
+
 _start = time.monotonic()
 
 
@@ -187,6 +205,15 @@ def parse_args(argv):
         type=float,
         default=5.0,
         help="EXCHANGE_LATENCY_SECONDS of the simulated exchange",
+    )
+    parser.add_argument(
+        "--servers",
+        type=server_configs,
+        default=SERVER_CONFIGS,
+        metavar="KIND:PxT,...",
+        help="the 'servers' phase's configurations, in order, e.g. "
+        "granian:2x4,gthread:4x2,granian:2x4 (a kind may repeat, for "
+        "an A/B that alternates); default: all of SERVER_CONFIGS",
     )
     parser.add_argument(
         "--server-connections",
@@ -1743,7 +1770,7 @@ def phase_servers(ctx):
     args = ctx.args
     conns = args.server_connections
     configs = []
-    for worker_class, workers, threads in SERVER_CONFIGS:
+    for worker_class, workers, threads in args.servers:
         label = f"{worker_class} {workers}x{threads}"
         say(f"servers: restarting the web server as {label}")
         ctx.stack.stop_web()
