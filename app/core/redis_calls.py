@@ -75,11 +75,6 @@ class Line:
         connection.send_packed_command([packed], check_health=False)
         return connection.read_response()
 
-    def close(self):
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.disconnect()
-
 
 class Script:
     """A Lua script run by its SHA1 (``EVALSHA``), loaded into Redis
