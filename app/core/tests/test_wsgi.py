@@ -30,7 +30,7 @@ def _call(environ):
     return statuses[0], seen
 
 
-def test_server_environment_is_not_in_the_request(monkeypatch):
+def test_server_environment_is_not_in_the_request():
     # As granian builds it: the process environment, then the request.
     environ = dict(os.environ)
     environ.update(
