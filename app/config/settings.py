@@ -39,6 +39,23 @@ def _env_rate(name, default):
     return value
 
 
+def _env_seconds_or_off(name, default):
+    """A positive number of seconds, or None for ``off``. A malformed
+    value stops the start, not the sweeper."""
+    value = (os.environ.get(name) or default).strip()
+    if value.lower() in {"off", "none"}:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < 10**7:
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: expected a number of seconds, or off"
+        )
+    return seconds
+
+
 def _embedded_services():
     """The URLs the embedded-services launcher wrote, if any."""
     found = {}
@@ -283,10 +300,12 @@ REST_FRAMEWORK = {
 
 # Rate limits (core/throttling.py), counted in Redis across processes.
 # Orders per principal: high enough never to slow a benchmark, low
-# enough to stop a runaway client. Token requests per client address and
-# username: slows password guessing.
+# enough to stop a runaway client. Login attempts (every login path) per
+# client address and name: slows password guessing; per client address,
+# whatever the names: bounds the password hashing one address can cause.
 ORDER_RATE = _env_rate("ORDER_RATE", "6000/min")
 TOKEN_RATE = _env_rate("TOKEN_RATE", "10/min")
+LOGIN_ADDRESS_RATE = _env_rate("LOGIN_ADDRESS_RATE", "30/min")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crypto order service",
@@ -355,5 +374,8 @@ SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "1"))
 # A queued purchase whose doorbell rang longer ago than this is rung
 # again by the sweeper (the first ring may have been lost with Redis).
 PURCHASE_RERING_SECONDS = float(os.environ.get("PURCHASE_RERING_SECONDS", "5"))
+# The bounded wait: a pool whose oldest order waited this long is bought
+# with the house paying the rest of the threshold. "off" disables it.
+POOL_MAX_WAIT_SECONDS = _env_seconds_or_off("POOL_MAX_WAIT_SECONDS", "60")
 # How long a process may quote a price from memory (see orders/prices.py).
 PRICE_CACHE_SECONDS = float(os.environ.get("PRICE_CACHE_SECONDS", "1"))

@@ -4,9 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import CustomerViewSet, TokenView
+from accounts.api import (
+    CustomerViewSet,
+    HouseDepositView,
+    HouseLedgerView,
+    HouseView,
+    TokenView,
+)
 from core.api import HealthView, PingView
-from core.throttling import login_throttled
+from core.throttling import login_guarded
 from orders.api import CryptoListView, OrderViewSet, PurchaseViewSet
 
 router = DefaultRouter()
@@ -17,7 +23,18 @@ router.register("purchase", PurchaseViewSet, basename="purchase")
 urlpatterns = [
     path("api/", include(router.urls)),
     path("api/crypto/", CryptoListView.as_view(), name="crypto-list"),
-    path("api/token/", TokenView.as_view(), name="token"),
+    path("api/house/", HouseView.as_view(), name="house"),
+    path(
+        "api/house/deposit/", HouseDepositView.as_view(), name="house-deposit"
+    ),
+    path("api/house/ledger/", HouseLedgerView.as_view(), name="house-ledger"),
+    # Every login path under the same limits (core.throttling); the
+    # token endpoint's name limit is its own DRF throttle.
+    path(
+        "api/token/",
+        login_guarded(TokenView.as_view(), names=False),
+        name="token",
+    ),
     path("api/health/", HealthView.as_view(), name="health"),
     path("api/ping/", PingView.as_view(), name="ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -26,14 +43,13 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema"),
         name="docs",
     ),
-    # The form logins, under the token endpoint's rate limit.
     path(
         "api-auth/login/",
-        login_throttled(
+        login_guarded(
             LoginView.as_view(template_name="rest_framework/login.html")
         ),
     ),
-    path("admin/login/", login_throttled(admin.site.login)),
+    path("admin/login/", login_guarded(admin.site.login)),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),

@@ -13,15 +13,26 @@ be reached the throttles let every request through (fail open) and, like
 the doorbell, skip Redis for a moment so that requests do not each wait
 on a dead connection. Orders must still be taken while Redis is down.
 
-Rates come from settings (``ORDER_RATE``, ``TOKEN_RATE``), read at each
-request so that a test can change them; ``None`` turns a limit off.
+Rates come from settings (``ORDER_RATE``, ``TOKEN_RATE``,
+``LOGIN_ADDRESS_RATE``), read at each request so that a test can change
+them; ``None`` turns a limit off.
+
+Logins cost a password hash (half a second of a core), also for names
+that do not exist. Every login path (``POST /api/token/``, the admin's
+and the browsable API's login forms) goes through ``login_guarded``:
+before any hash, each client address may have one login in progress
+and ``LOGIN_ADDRESS_RATE`` attempts per period, whatever the names; then
+each address and name ``TOKEN_RATE``, with the name as authentication
+resolves it (``login_name``).
 """
 
 import functools
 import hashlib
+import ipaddress
 import logging
 import math
 import time
+import unicodedata
 
 from django.conf import settings
 from django.core.cache import caches
@@ -57,6 +68,36 @@ _WINDOW = Script(_WINDOW_SCRIPT)
 def _digest(*parts):
     text = "\0".join(str(part) for part in parts)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def login_name(username):
+    """The key of a login name: every spelling that authentication takes
+    for the same user gives the same key.
+
+    Django's login forms strip the name and apply NFKC (``UsernameField``),
+    DRF strips it (``CharField``); the user is then looked up exactly.
+    This applies both, and folds case on top, so that ``" operator"``,
+    ``"ｏｐｅｒａｔｏｒ"`` and ``"Operator"`` count as one name.
+    """
+    if not isinstance(username, str):
+        return ""
+    name = unicodedata.normalize("NFKC", username.strip()).strip()
+    return unicodedata.normalize("NFKC", name.casefold())
+
+
+def client_address(ident):
+    """The address a limit counts: an IPv4 address (also when written as
+    an IPv4-mapped IPv6 one), or the /64 network of an IPv6 address,
+    which one client holds whole. Anything else is kept as it is."""
+    try:
+        address = ipaddress.ip_address(ident.strip())
+    except (AttributeError, ValueError):
+        return str(ident)
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class WindowRateThrottle(SimpleRateThrottle):
@@ -155,10 +196,11 @@ class OrderCreateThrottle(WindowRateThrottle):
 
 
 class TokenThrottle(WindowRateThrottle):
-    """Password attempts at ``POST /api/token/`` per client address and
-    username: ``TOKEN_RATE``. Keyed on both, so that guessing one
+    """Password attempts per client address and login name, on every
+    login path: ``TOKEN_RATE``. Keyed on both, so that guessing one
     operator's password is slow, and one address guessing many names is
-    limited per name without locking out the operator from elsewhere."""
+    limited per name without locking out the operator from elsewhere
+    (``LoginAddressThrottle`` limits the address whatever the names)."""
 
     scope = "token"
     rate_setting = "TOKEN_RATE"
@@ -169,31 +211,100 @@ class TokenThrottle(WindowRateThrottle):
         # A DRF request's body, or a Django form login's.
         data = request.data if hasattr(request, "data") else request.POST
         username = data.get("username") if hasattr(data, "get") else None
-        username = username if isinstance(username, str) else ""
-        ident = _digest(self.get_ident(request), username.casefold())
+        ident = _digest(
+            client_address(self.get_ident(request)), login_name(username)
+        )
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-def login_throttled(view):
-    """Django's form logins (the admin's, the browsable API's) under
-    ``TOKEN_RATE`` too, sharing the token endpoint's counters: otherwise
-    they would be a way around it to guess an operator's password."""
+class LoginAddressThrottle(WindowRateThrottle):
+    """Every login attempt of a client address, whatever the name:
+    ``LOGIN_ADDRESS_RATE``. Made-up names are each new to
+    ``TokenThrottle``; this is what stops one address from making the
+    service hash passwords without end."""
+
+    scope = "login-address"
+    rate_setting = "LOGIN_ADDRESS_RATE"
+
+    def get_cache_key(self, request, view):
+        if request.method != "POST":
+            return None
+        ident = _digest(client_address(self.get_ident(request)))
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+# A login in progress holds this key for its address; it expires on its
+# own if the process dies before it lets it go.
+_IN_PROGRESS_SECONDS = 30
+
+
+def _login_begin(request):
+    """The key of this address's login in progress, or None when another
+    one is in progress. Fails open when Redis is down."""
+    global _breaker_open_until
+    if time.monotonic() < _breaker_open_until:
+        return ""
+    ident = _digest(client_address(LoginAddressThrottle().get_ident(request)))
+    key = f"throttle:login-in-progress:{ident}"
+    try:
+        if caches["default"].add(key, 1, _IN_PROGRESS_SECONDS):
+            return key
+    except RedisError as exc:
+        _breaker_open_until = time.monotonic() + BREAKER_SECONDS
+        logger.warning("login in progress not recorded (%s)", exc)
+        return ""
+    return None
+
+
+def _login_end(key):
+    if not key:
+        return
+    try:
+        caches["default"].delete(key)
+    except RedisError as exc:
+        logger.warning("login in progress not cleared (%s)", exc)
+
+
+def _too_many_logins(wait):
+    response = JsonResponse(
+        envelope(
+            ErrorCode.THROTTLED,
+            f"Too many login attempts; try again in {wait} seconds.",
+        ),
+        status=429,
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def login_guarded(view, *, names=True):
+    """Every login path under the same limits, checked before any
+    password is hashed: one login at a time per client address,
+    ``LOGIN_ADDRESS_RATE`` per address, and (with ``names``, for Django's
+    form logins; the token endpoint's DRF throttle does it for JSON)
+    ``TOKEN_RATE`` per address and name, with the token endpoint's
+    counters: otherwise a form would be a way around them."""
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        throttle = TokenThrottle()
-        if not throttle.allow_request(request, None):
-            wait = throttle.wait() or throttle.duration
-            response = JsonResponse(
-                envelope(
-                    ErrorCode.THROTTLED,
-                    f"Too many login attempts; try again in {wait} seconds.",
-                ),
-                status=429,
-            )
-            response["Retry-After"] = str(wait)
-            return response
-        return view(request, *args, **kwargs)
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        address = LoginAddressThrottle()
+        if not address.allow_request(request, None):
+            return _too_many_logins(address.wait() or address.duration)
+        key = _login_begin(request)
+        if key is None:
+            return _too_many_logins(1)
+        try:
+            if names:
+                throttle = TokenThrottle()
+                if not throttle.allow_request(request, None):
+                    return _too_many_logins(
+                        throttle.wait() or throttle.duration
+                    )
+            return view(request, *args, **kwargs)
+        finally:
+            _login_end(key)
 
     return wrapper
 
