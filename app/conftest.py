@@ -39,8 +39,9 @@ def _private_rate_limits(settings):
 
 @pytest.fixture(autouse=True)
 def _listed_cryptos(request):
-    """The cryptos of the data migration, also in transactional tests
-    (whose flush empties every table after each test)."""
+    """The cryptos and the house of the data migrations, also in
+    transactional tests (whose flush empties every table after each
+    test)."""
     marker = request.node.get_closest_marker("django_db")
     names = set(request.fixturenames)
     if marker is None and not names & {"db", "transactional_db"}:
@@ -51,6 +52,7 @@ def _listed_cryptos(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     from orders.models import Crypto, Pool
 
+    account_services.house_ensure()
     for symbol, name, price in LISTED_CRYPTOS:
         crypto, _ = Crypto.objects.get_or_create(
             symbol=symbol, defaults={"name": name, "price": price}

@@ -9,7 +9,14 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.models import ApiToken, Customer, LedgerEntry
+from accounts.models import (
+    ApiToken,
+    Customer,
+    House,
+    HouseHolding,
+    HouseLedgerEntry,
+    LedgerEntry,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -133,6 +140,78 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
             reverse("admin:orders_order_change", args=[entry.order_id]),
             entry.order_id,
         )
+
+
+@admin.register(House)
+class HouseAdmin(ReadOnlyAdmin):
+    """The broker's own account: read-only, as a customer's is."""
+
+    list_display = ["__str__", "balance", "ledger_link", "holdings_link"]
+    fields = [
+        "balance",
+        "ledger_link",
+        "holdings_link",
+        "deposit_link",
+        "api_link",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="ledger")
+    def ledger_link(self, house):
+        return changelist_link(HouseLedgerEntry, "house ledger entries")
+
+    @admin.display(description="holdings")
+    def holdings_link(self, house):
+        return changelist_link(HouseHolding, "house holdings")
+
+    @admin.display(description="deposit")
+    def deposit_link(self, house):
+        return format_html(
+            '<a href="{}">deposit through the API</a> (the only way the '
+            "house's balance grows, with its ledger entry)",
+            reverse("house-deposit"),
+        )
+
+    @admin.display(description="in the API")
+    def api_link(self, house):
+        url = reverse("house")
+        return format_html('<a href="{}">{}</a>', url, url)
+
+
+@admin.register(HouseLedgerEntry)
+class HouseLedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "amount",
+        "balance_after",
+        "purchase_link",
+        "created_at",
+    ]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["=id", "=purchase__id"]
+    ordering = ["-id"]
+    date_hierarchy = "created_at"
+    fields = list_display
+    readonly_fields = fields
+
+    @admin.display(description="purchase", ordering="purchase")
+    def purchase_link(self, entry):
+        if entry.purchase_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}">purchase #{}</a>',
+            reverse("admin:orders_purchase_change", args=[entry.purchase_id]),
+            entry.purchase_id,
+        )
+
+
+@admin.register(HouseHolding)
+class HouseHoldingAdmin(ReadOnlyAdmin):
+    list_display = ["crypto", "amount", "spent"]
+    ordering = ["crypto"]
+    fields = list_display
+    readonly_fields = fields
 
 
 @admin.register(ApiToken)

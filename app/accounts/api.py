@@ -7,7 +7,14 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import (
+    exceptions,
+    generics,
+    mixins,
+    serializers,
+    status,
+    viewsets,
+)
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -21,6 +28,8 @@ from accounts.serializers import (
     CustomerCreateSerializer,
     CustomerSerializer,
     DepositSerializer,
+    HouseLedgerEntrySerializer,
+    HouseSerializer,
     LedgerEntrySerializer,
     TokenRequestSerializer,
     TokenSerializer,
@@ -29,6 +38,8 @@ from core.errors import InvalidInput
 from core.idempotency import idempotent
 from core.schema import IDEMPOTENT_POST, READ_ERRORS, errors
 from core.throttling import TokenThrottle
+from orders import selectors as order_selectors
+from orders.serializers import HoldingSerializer
 
 
 def _created_payload(created):
@@ -38,6 +49,13 @@ def _created_payload(created):
 
 
 _CUSTOMER = {"id": 1, "name": "farbod", "balance": "100.00"}
+_HOLDING = {
+    "crypto": "ABAN",
+    "amount": "3.0000000000",
+    "on_the_way": "1.5000000000",
+    "spent": "12.00",
+    "average_price": "4.00000000",
+}
 _API_KEY = "ck_Hq0x5c1H2v7m9Jt3kP8yW4rN6bE2uD1sZ0aQ5fG7hL"
 
 
@@ -227,6 +245,119 @@ class CustomerViewSet(
         return self.get_paginated_response(
             LedgerEntrySerializer(page, many=True).data
         )
+
+    @extend_schema(
+        summary="What a customer owns, per crypto",
+        description=(
+            "One row per crypto the customer ordered. `amount` and `spent` "
+            "are the sums over its completed orders, exactly; `on_the_way` "
+            "is the amount of its pending and submitted orders; "
+            "`average_price` is `spent / amount` (null when it owns none)."
+        ),
+        responses={
+            200: HoldingSerializer(many=True),
+            **errors(*READ_ERRORS, 404),
+        },
+        examples=[OpenApiExample("ABAN", value=[_HOLDING])],
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def holdings(self, request, pk=None):
+        customer = self.get_object()
+        rows = order_selectors.customer_holdings(customer_id=customer.pk)
+        return Response(HoldingSerializer(rows, many=True).data)
+
+
+_HOUSE = {
+    "balance": "88.00",
+    "short_by": "0.00",
+    "top_ups": 3,
+    "holdings": [
+        {
+            "crypto": "ABAN",
+            "amount": "3.0000000000",
+            "on_the_way": "0.0000000000",
+            "spent": "12.00",
+            "average_price": "4.00000000",
+        }
+    ],
+}
+
+
+class HouseView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        summary="The house account (operator)",
+        description=(
+            "The broker's own account. When a crypto's oldest pending "
+            "order has waited `POOL_MAX_WAIT_SECONDS`, the house buys what "
+            "the pool lacks of the threshold, paid from this balance. "
+            "`short_by` is how much more it needs to top up every pool "
+            "waiting for it now (those pools wait until a deposit); "
+            "`top_ups` counts the purchases it topped up."
+        ),
+        responses={200: HouseSerializer, **errors(*READ_ERRORS)},
+        examples=[OpenApiExample("house", value=_HOUSE)],
+    )
+    def get(self, request):
+        return Response(
+            HouseSerializer(
+                order_selectors.house_summary(), context={"request": request}
+            ).data
+        )
+
+
+class HouseDepositView(APIView):
+    permission_classes = [IsOperator]
+    serializer_class = DepositSerializer
+
+    @extend_schema(
+        summary="Deposit into the house's balance (operator)",
+        request={"application/json": DepositSerializer},
+        responses={
+            200: HouseSerializer,
+            **errors(400, *READ_ERRORS, 409, 413, 415, 422),
+        },
+        parameters=IDEMPOTENT_POST,
+        examples=[
+            OpenApiExample(
+                "deposit", value={"amount": "100.00"}, request_only=True
+            ),
+            OpenApiExample("house", value=_HOUSE, response_only=True),
+        ],
+    )
+    @idempotent
+    def post(self, request):
+        serializer = DepositSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.house_deposit(amount=serializer.validated_data["amount"])
+        return Response(
+            HouseSerializer(
+                order_selectors.house_summary(), context={"request": request}
+            ).data
+        )
+
+
+class HouseLedgerView(generics.ListAPIView):
+    """Every change of the house's balance, newest first: `deposit`,
+    `house_top_up` (negative, naming the purchase it paid into) and
+    `refund` (a topped-up purchase that failed)."""
+
+    permission_classes = [IsOperator]
+    serializer_class = HouseLedgerEntrySerializer
+
+    def get_queryset(self):
+        return order_selectors.house_ledger()
+
+    @extend_schema(
+        summary="The house's ledger, newest first (operator)",
+        responses={
+            200: HouseLedgerEntrySerializer(many=True),
+            **errors(*READ_ERRORS, 404),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class TokenView(APIView):

@@ -61,7 +61,7 @@ CHECKS = [
         ) d ON d.customer_id = c.id
         LEFT JOIN (
             SELECT customer_id, SUM(total) AS spent
-            FROM orders_order WHERE status <> 'failed'
+            FROM orders_order WHERE status NOT IN ('failed', 'cancelled')
             GROUP BY customer_id
         ) o ON o.customer_id = c.id
         WHERE COALESCE(d.deposits, 0)
@@ -81,17 +81,18 @@ CHECKS = [
         """,
     ),
     Check(
-        "refund_only_for_failed",
-        "failed orders have one refund of their total; others have none",
+        "refund_only_for_failed_or_cancelled",
+        "failed and cancelled orders have one refund of their total; "
+        "others have none",
         """
         SELECT o.id, o.status, o.total, COUNT(l.id), SUM(l.amount)
         FROM orders_order o
         LEFT JOIN accounts_ledgerentry l
                ON l.order_id = o.id AND l.kind = 'refund'
         GROUP BY o.id, o.status, o.total
-        HAVING (o.status = 'failed'
+        HAVING (o.status IN ('failed', 'cancelled')
                 AND (COUNT(l.id) <> 1 OR SUM(l.amount) <> o.total))
-            OR (o.status <> 'failed' AND COUNT(l.id) <> 0)
+            OR (o.status NOT IN ('failed', 'cancelled') AND COUNT(l.id) <> 0)
         """,
     ),
     Check(
@@ -106,14 +107,17 @@ CHECKS = [
     ),
     Check(
         "purchase_sums_its_orders",
-        "a purchase's total and amount are the sums of its orders'",
+        "a purchase's total and amount are the sums of its orders' and "
+        "the house's share",
         """
-        SELECT p.id, p.total, SUM(o.total), p.amount, SUM(o.amount)
+        SELECT p.id, p.total, SUM(o.total), p.house_total,
+               p.amount, SUM(o.amount), p.house_amount
         FROM orders_purchase p
         LEFT JOIN orders_order o ON o.purchase_id = p.id
-        GROUP BY p.id, p.total, p.amount
+        GROUP BY p.id, p.total, p.amount, p.house_total, p.house_amount
         HAVING COUNT(o.id) = 0
-            OR p.total <> SUM(o.total) OR p.amount <> SUM(o.amount)
+            OR p.total <> SUM(o.total) + p.house_total
+            OR p.amount <> SUM(o.amount) + p.house_amount
         """,
     ),
     Check(
@@ -133,12 +137,13 @@ CHECKS = [
     Check(
         "states_agree",
         "orders follow their purchase: queued or in flight -> submitted, "
-        "completed -> completed, failed -> failed; pending -> no purchase",
+        "completed -> completed, failed -> failed; pending or cancelled "
+        "-> no purchase",
         """
         SELECT o.id, o.status, p.id, p.status
         FROM orders_order o
         LEFT JOIN orders_purchase p ON p.id = o.purchase_id
-        WHERE (p.id IS NULL AND o.status <> 'pending')
+        WHERE (p.id IS NULL AND o.status NOT IN ('pending', 'cancelled'))
            OR (p.id IS NOT NULL AND NOT (
                 (p.status IN ('queued', 'in_flight')
                     AND o.status = 'submitted')
@@ -158,6 +163,98 @@ CHECKS = [
             WHERE status = 'pending' GROUP BY crypto_id
         ) o ON o.crypto_id = c.symbol
         WHERE COALESCE(pl.pending_total, 0) <> COALESCE(o.s, 0)
+        """,
+    ),
+    Check(
+        "pool_waits_since_oldest_order",
+        "a pool waits since its oldest pending order (and an empty pool "
+        "waits for nothing)",
+        """
+        SELECT pl.crypto_id, pl.waiting_since, o.oldest
+        FROM orders_pool pl
+        LEFT JOIN (
+            SELECT crypto_id, MIN(created_at) AS oldest FROM orders_order
+            WHERE status = 'pending' GROUP BY crypto_id
+        ) o ON o.crypto_id = pl.crypto_id
+        WHERE pl.waiting_since IS DISTINCT FROM o.oldest
+        """,
+    ),
+    Check(
+        "house_balance_equals_ledger",
+        "the house's balance equals the sum of its ledger entries, and "
+        "its newest entry's balance_after is the balance",
+        """
+        SELECT h.id, h.balance, COALESCE(SUM(l.amount), 0),
+               (SELECT balance_after FROM accounts_houseledgerentry
+                ORDER BY id DESC LIMIT 1)
+        FROM accounts_house h
+        LEFT JOIN accounts_houseledgerentry l ON TRUE
+        GROUP BY h.id, h.balance
+        HAVING h.balance <> COALESCE(SUM(l.amount), 0)
+            OR h.balance <> COALESCE((
+                SELECT balance_after FROM accounts_houseledgerentry
+                ORDER BY id DESC LIMIT 1), 0)
+        """,
+    ),
+    Check(
+        "house_deposits_equal_balance_plus_shares",
+        "the house's deposits equal its balance plus its shares of "
+        "purchases not failed",
+        """
+        SELECT d.deposits, h.balance, s.shares
+        FROM (SELECT COALESCE(SUM(amount), 0) AS deposits
+              FROM accounts_houseledgerentry WHERE kind = 'deposit') d,
+             (SELECT COALESCE(SUM(balance), 0) AS balance
+              FROM accounts_house) h,
+             (SELECT COALESCE(SUM(house_total), 0) AS shares
+              FROM orders_purchase WHERE status <> 'failed') s
+        WHERE d.deposits <> h.balance + s.shares
+        """,
+    ),
+    Check(
+        "house_share_paid_once",
+        "a purchase with a house share has one top-up of minus that "
+        "share, and one refund of it if it failed; no other purchase has "
+        "house entries",
+        """
+        SELECT p.id, p.status, p.house_total, t.n, t.s, r.n, r.s
+        FROM orders_purchase p
+        LEFT JOIN (
+            SELECT purchase_id, COUNT(*) AS n, SUM(amount) AS s
+            FROM accounts_houseledgerentry WHERE kind = 'house_top_up'
+            GROUP BY purchase_id
+        ) t ON t.purchase_id = p.id
+        LEFT JOIN (
+            SELECT purchase_id, COUNT(*) AS n, SUM(amount) AS s
+            FROM accounts_houseledgerentry WHERE kind = 'refund'
+            GROUP BY purchase_id
+        ) r ON r.purchase_id = p.id
+        WHERE (p.house_total = 0 AND (t.n IS NOT NULL OR r.n IS NOT NULL))
+           OR (p.house_total > 0
+               AND (t.n IS DISTINCT FROM 1 OR t.s <> -p.house_total))
+           OR (p.house_total > 0 AND p.status = 'failed'
+               AND (r.n IS DISTINCT FROM 1 OR r.s <> p.house_total))
+           OR (p.house_total > 0 AND p.status <> 'failed'
+               AND r.n IS NOT NULL)
+        """,
+    ),
+    Check(
+        "house_holdings_are_its_completed_shares",
+        "what the house holds of a crypto is the sum of its shares of "
+        "completed purchases",
+        """
+        SELECT COALESCE(h.crypto_id, p.crypto_id), h.amount, p.amount,
+               h.spent, p.spent
+        FROM accounts_householding h
+        FULL JOIN (
+            SELECT crypto_id, SUM(house_amount) AS amount,
+                   SUM(house_total) AS spent
+            FROM orders_purchase
+            WHERE status = 'completed' AND house_total > 0
+            GROUP BY crypto_id
+        ) p ON p.crypto_id = h.crypto_id
+        WHERE COALESCE(h.amount, 0) <> COALESCE(p.amount, 0)
+           OR COALESCE(h.spent, 0) <> COALESCE(p.spent, 0)
         """,
     ),
     Check(

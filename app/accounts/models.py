@@ -92,6 +92,95 @@ class LedgerEntry(models.Model):
         return f"{self.kind} {self.amount} for customer {self.customer_id}"
 
 
+class House(models.Model):
+    """The broker's own account, one row: it buys the rest of a pool
+    that waited ``POOL_MAX_WAIT_SECONDS``, so that no customer's small
+    order waits without bound. Funded by operators' deposits; its
+    ledger explains its balance as a customer's does."""
+
+    ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=ID)
+    balance = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="house_balance_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(id=1), name="house_is_one"),
+        ]
+
+    def __str__(self):
+        return "the house"
+
+
+class HouseLedgerEntry(models.Model):
+    """One change of the house's balance, signed, with the result."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit"
+        HOUSE_TOP_UP = "house_top_up"
+        REFUND = "refund"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    balance_after = models.DecimalField(max_digits=10, decimal_places=2)
+    purchase = models.ForeignKey(
+        "orders.Purchase",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="house_entries",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "house ledger entries"
+        constraints = [
+            # A top-up pays for a purchase's house share, a refund gives
+            # a failed one back; a deposit names no purchase.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="deposit", amount__gt=0, purchase__isnull=True)
+                    | Q(
+                        kind="house_top_up",
+                        amount__lt=0,
+                        purchase__isnull=False,
+                    )
+                    | Q(kind="refund", amount__gt=0, purchase__isnull=False)
+                ),
+                name="house_entry_sign_follows_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0),
+                name="house_entry_balance_after_not_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["purchase", "kind"],
+                condition=Q(purchase__isnull=False),
+                name="house_entry_once_per_purchase_and_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return f"house {self.kind} {self.amount}"
+
+
+class HouseHolding(models.Model):
+    """What the house owns of one crypto: the sum of its shares of
+    completed purchases, kept with each completion."""
+
+    crypto = models.OneToOneField(
+        "orders.Crypto", on_delete=models.PROTECT, primary_key=True
+    )
+    amount = models.DecimalField(max_digits=30, decimal_places=10, default=0)
+    spent = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    def __str__(self):
+        return f"house holds {self.amount} {self.crypto_id}"
+
+
 class ApiToken(models.Model):
     """A bearer credential, kept only as its SHA-256 digest.
 

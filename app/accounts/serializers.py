@@ -3,7 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from accounts.models import Customer, LedgerEntry
+from accounts.models import Customer, HouseLedgerEntry, LedgerEntry
 from core.money import MAX_BALANCE
 from core.serializers import (
     BrowsableLinksMixin,
@@ -11,6 +11,7 @@ from core.serializers import (
     StrictSerializer,
     StringField,
 )
+from orders.serializers import HoldingSerializer
 
 
 class CustomerSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
@@ -91,3 +92,41 @@ class TokenRequestSerializer(StrictSerializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class HouseLedgerEntrySerializer(
+    BrowsableLinksMixin, serializers.ModelSerializer
+):
+    class Meta:
+        model = HouseLedgerEntry
+        fields = [
+            "id",
+            "kind",
+            "amount",
+            "balance_after",
+            "purchase_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def browsable_links(self, entry, request):
+        if entry.purchase_id is None:
+            return {}
+        return {
+            "purchase_url": reverse(
+                "purchase-detail", [entry.purchase_id], request=request
+            )
+        }
+
+
+class HouseSerializer(BrowsableLinksMixin, serializers.Serializer):
+    balance = serializers.DecimalField(max_digits=10, decimal_places=2)
+    short_by = serializers.DecimalField(max_digits=16, decimal_places=2)
+    top_ups = serializers.IntegerField(min_value=0)
+    holdings = HoldingSerializer(many=True)
+
+    def browsable_links(self, house, request):
+        return {
+            "ledger_url": reverse("house-ledger", request=request),
+            "deposit_url": reverse("house-deposit", request=request),
+        }

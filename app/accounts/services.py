@@ -4,7 +4,9 @@ Every balance change is a single conditional ``UPDATE ... RETURNING``
 that locks the customer's row, so no update is ever lost and no balance
 goes below zero, paired with its ledger entry in the same transaction:
 credits (deposits, refunds) through ``balance_credit``; an order's debit
-inside the order's own statement (``orders/strategies.py``).
+inside the order's own statement (``orders/strategies.py``). The house's
+balance (``House``) changes the same way, through the ``house_*``
+functions, with its own ledger.
 """
 
 import uuid
@@ -18,7 +20,14 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.authentication import token_digest, token_generate
-from accounts.models import ApiToken, Customer, LedgerEntry
+from accounts.models import (
+    ApiToken,
+    Customer,
+    House,
+    HouseHolding,
+    HouseLedgerEntry,
+    LedgerEntry,
+)
 from core.errors import InvalidInput, NotFound
 from core.money import MAX_BALANCE, require_money
 
@@ -63,6 +72,109 @@ def balance_credit(
             details={"amount": [message]},
         )
     return balance
+
+
+def house_ensure() -> None:
+    """The house's row, made if missing (the migration makes it; a test
+    database flushed between tests does not keep it)."""
+    House.objects.get_or_create(pk=House.ID)
+
+
+def _house_open_shares_total() -> Decimal:
+    """What the house's shares of unfinished purchases may still bring
+    back as refunds."""
+    from orders.models import Purchase
+
+    return Purchase.objects.filter(
+        house_total__gt=0,
+        status__in=[Purchase.Status.QUEUED, Purchase.Status.IN_FLIGHT],
+    ).aggregate(total=Sum("house_total"))["total"] or Decimal(0)
+
+
+@transaction.atomic
+def house_deposit(*, amount: Decimal) -> House:
+    """Fund the house, keeping room for the refund of every open share
+    (as ``customer_deposit`` does for a customer's open orders)."""
+    require_money(amount)
+    house_ensure()
+    House.objects.select_for_update().get(pk=House.ID)
+    room = MAX_BALANCE - _house_open_shares_total()
+    balance = _balance_update(
+        "UPDATE accounts_house SET balance = balance + %s "
+        "WHERE id = %s AND balance + %s <= %s RETURNING balance",
+        [amount, House.ID, amount, room],
+    )
+    if balance is None:
+        raise InvalidInput(
+            "The balance would exceed its maximum.",
+            details={
+                "amount": [
+                    f"The house's balance may not exceed {MAX_BALANCE} with "
+                    f"the {MAX_BALANCE - room} of open shares that may be "
+                    "refunded."
+                ]
+            },
+        )
+    HouseLedgerEntry.objects.create(
+        kind=HouseLedgerEntry.Kind.DEPOSIT,
+        amount=amount,
+        balance_after=balance,
+    )
+    return House.objects.get(pk=House.ID)
+
+
+def house_top_up(*, purchase_id: int, amount: Decimal) -> Decimal | None:
+    """Debit the house for its share of a purchase, in the caller's
+    transaction: the new balance, or None if the house is short (nothing
+    is written then). Never overdraws: the debit is conditional."""
+    require_money(amount)
+    balance = _balance_update(
+        "UPDATE accounts_house SET balance = balance - %s "
+        "WHERE id = %s AND balance >= %s RETURNING balance",
+        [amount, House.ID, amount],
+    )
+    if balance is not None:
+        HouseLedgerEntry.objects.create(
+            kind=HouseLedgerEntry.Kind.HOUSE_TOP_UP,
+            amount=-amount,
+            balance_after=balance,
+            purchase_id=purchase_id,
+        )
+    return balance
+
+
+def house_refund(*, purchase_id: int, amount: Decimal) -> Decimal:
+    """Give the house its share of a failed purchase back, in the
+    caller's transaction. Deposits keep room for it, so it always fits."""
+    require_money(amount)
+    balance = _balance_update(
+        "UPDATE accounts_house SET balance = balance + %s "
+        "WHERE id = %s RETURNING balance",
+        [amount, House.ID],
+    )
+    HouseLedgerEntry.objects.create(
+        kind=HouseLedgerEntry.Kind.REFUND,
+        amount=amount,
+        balance_after=balance,
+        purchase_id=purchase_id,
+    )
+    return balance
+
+
+def house_holding_add(
+    *, crypto_id: str, amount: Decimal, spent: Decimal
+) -> None:
+    """The house's share of a completed purchase, added to what it
+    holds of the crypto, in the caller's transaction."""
+    table = HouseHolding._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (crypto_id, amount, spent) "
+            "VALUES (%s, %s, %s) ON CONFLICT (crypto_id) DO UPDATE SET "
+            f"amount = {table}.amount + EXCLUDED.amount, "
+            f"spent = {table}.spent + EXCLUDED.spent",
+            [crypto_id, amount, spent],
+        )
 
 
 def _open_orders_total(customer_id) -> Decimal:

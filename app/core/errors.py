@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     NOT_ACCEPTABLE = "not_acceptable"
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    ORDER_NOT_CANCELLABLE = "order_not_cancellable"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     REQUEST_TOO_LARGE = "request_too_large"
     THROTTLED = "throttled"
@@ -80,6 +81,12 @@ class Forbidden(ServiceError):
     status = 403
     code = ErrorCode.PERMISSION_DENIED
     message = "You do not have permission to perform this action."
+
+
+class OrderNotCancellable(ServiceError):
+    status = 409
+    code = ErrorCode.ORDER_NOT_CANCELLABLE
+    message = "Only a pending order can be cancelled."
 
 
 class IdempotencyKeyInUse(ServiceError):

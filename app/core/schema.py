@@ -128,6 +128,16 @@ ERROR_EXAMPLES = {
             "A request with this Idempotency-Key is still running.",
         ),
     ),
+    "order_not_cancellable": (
+        409,
+        "The order is no longer pending",
+        _envelope(
+            "order_not_cancellable",
+            "The order is submitted; only a pending order can be "
+            "cancelled.",
+            {"status": "submitted"},
+        ),
+    ),
     "request_too_large": (
         413,
         "A body over the size limit, refused unread",

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from accounts.admin import ReadOnlyAdmin, admin_link, changelist_link
 from orders.models import Crypto, Order, Pool, Purchase
+from orders.pool import house_top_up_due
 
 
 def _count_of_orders(**filters):
@@ -113,8 +114,18 @@ class OrderAdmin(ReadOnlyAdmin):
 class PoolAdmin(ReadOnlyAdmin):
     """What small orders of each crypto wait for the threshold."""
 
-    list_display = ["crypto", "pending_total", "pending_orders"]
+    list_display = [
+        "crypto",
+        "pending_total",
+        "pending_orders",
+        "waiting_since",
+        "house_top_up_at",
+    ]
     ordering = ["crypto"]
+
+    @admin.display(description="the house tops it up at")
+    def house_top_up_at(self, pool):
+        return house_top_up_due(pool) or "-"
 
     def get_queryset(self, request):
         return (
@@ -144,6 +155,7 @@ class PurchaseAdmin(ReadOnlyAdmin):
         "crypto",
         "amount",
         "total",
+        "house_total",
         "status",
         "attempts",
         "client_order_id",
@@ -160,6 +172,8 @@ class PurchaseAdmin(ReadOnlyAdmin):
         "crypto",
         "amount",
         "total",
+        "house_amount",
+        "house_total",
         "status",
         "client_order_id",
         "attempts",

@@ -9,6 +9,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -23,6 +24,7 @@ from core.idempotency import idempotent
 from core.schema import IDEMPOTENT_POST, READ_ERRORS, errors
 from core.throttling import OrderCreateThrottle, throttled_by
 from orders import selectors, services
+from orders.models import Order
 from orders.serializers import (
     CryptoSerializer,
     OrderCreateSerializer,
@@ -40,6 +42,12 @@ _ORDER = {
     "total": "6.00",
     "status": "pending",
     "purchase_id": None,
+    "pool": {
+        "pending_total": "6.00",
+        "threshold": "10.00",
+        "waiting_since": "2025-01-01T12:00:00.000000Z",
+        "house_top_up_at": "2025-01-01T12:01:00.000000Z",
+    },
     "created_at": "2025-01-01T12:00:00.000000Z",
     "updated_at": "2025-01-01T12:00:00.000000Z",
 }
@@ -48,6 +56,8 @@ _PURCHASE = {
     "crypto": "ABAN",
     "amount": "3.0000000000",
     "total": "12.00",
+    "house_amount": "0.0000000000",
+    "house_total": "0.00",
     "status": "completed",
     "client_order_id": "3f2b8c1e-5d4a-4e1b-9a7c-2d6e8f0a1b3c",
     "attempts": 1,
@@ -112,7 +122,7 @@ def _customer_id_for(user, named_id):
             OpenApiParameter(
                 "status",
                 OpenApiTypes.STR,
-                enum=["pending", "submitted", "completed", "failed"],
+                enum=Order.Status.values,
             ),
             OpenApiParameter(
                 "crypto", OpenApiTypes.STR, description="A symbol: ABAN."
@@ -207,6 +217,7 @@ class OrderViewSet(
                     "total": "65.00",
                     "status": "submitted",
                     "purchase_id": 2,
+                    "pool": None,
                 },
                 response_only=True,
                 status_codes=[201],
@@ -227,6 +238,44 @@ class OrderViewSet(
             amount=data["amount"],
         )
         return Response(order_data(order), status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Cancel a pending order",
+        description=(
+            "Takes a `pending` order out of its pool and refunds its total "
+            "(ledger kind `refund`), in one transaction; the order becomes "
+            "`cancelled`. Once the order is `submitted` (in a purchase) it "
+            "can no longer be cancelled: `409 order_not_cancellable`. A "
+            "cancel and a flush of the pool never both happen."
+        ),
+        request=None,
+        responses={
+            200: OrderSerializer,
+            **errors(
+                *READ_ERRORS,
+                404,
+                409,
+                422,
+                codes={
+                    409: ["order_not_cancellable", "idempotency_key_in_use"]
+                },
+            ),
+        },
+        parameters=IDEMPOTENT_POST,
+        examples=[
+            OpenApiExample(
+                "cancelled",
+                value={**_ORDER, "status": "cancelled", "pool": None},
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def cancel(self, request, pk=None):
+        order = self.get_object()
+        order = services.order_cancel(order_id=order.pk)
+        return Response(order_data(order))
 
 
 @extend_schema_view(

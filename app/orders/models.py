@@ -9,7 +9,7 @@ must be bought; Redis only rings the doorbell.
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.models import Customer
 
@@ -44,13 +44,22 @@ class Pool(models.Model):
     pending_total = models.DecimalField(
         max_digits=16, decimal_places=2, default=0
     )
+    # When its oldest pending order was placed (None when empty): the
+    # bounded wait counts from here. Kept by the orders' own statements,
+    # so reading it costs the sweeper no scan of the orders.
+    waiting_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=Q(pending_total__gte=0),
                 name="pool_pending_total_not_negative",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_total=0, waiting_since__isnull=True)
+                | Q(pending_total__gt=0, waiting_since__isnull=False),
+                name="pool_waiting_since_when_not_empty",
+            ),
         ]
 
     def __str__(self):
@@ -74,6 +83,14 @@ class Purchase(models.Model):
     )
     amount = models.DecimalField(max_digits=30, decimal_places=10)
     total = models.DecimalField(max_digits=16, decimal_places=2)
+    # The house's share, when the bounded wait flushed a pool under the
+    # threshold: included in ``amount`` and ``total`` above.
+    house_amount = models.DecimalField(
+        max_digits=30, decimal_places=10, default=0, db_default=0
+    )
+    house_total = models.DecimalField(
+        max_digits=16, decimal_places=2, default=0, db_default=0
+    )
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED
     )
@@ -104,6 +121,20 @@ class Purchase(models.Model):
                 condition=Q(amount__gt=0) & Q(total__gt=0),
                 name="purchase_amount_and_total_positive",
             ),
+            # The house buys a share only with the customers' orders, and
+            # pays for every unit it buys.
+            models.CheckConstraint(
+                condition=(
+                    Q(house_amount=0, house_total=0)
+                    | Q(
+                        house_amount__gt=0,
+                        house_total__gt=0,
+                        house_amount__lt=F("amount"),
+                        house_total__lt=F("total"),
+                    )
+                ),
+                name="purchase_house_share_paid_and_partial",
+            ),
         ]
 
     def __str__(self):
@@ -116,6 +147,7 @@ class Order(models.Model):
         SUBMITTED = "submitted"
         COMPLETED = "completed"
         FAILED = "failed"
+        CANCELLED = "cancelled"
 
     # Both indexed with the id below (a customer's orders and one
     # crypto's, newest first): a plain index on either would only slow
@@ -161,11 +193,15 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(total__gte="0.01"), name="order_total_min_cent"
             ),
-            # Pending means in the pool and in no purchase; every other
+            # Pending means in the pool and in no purchase, cancelled
+            # means taken out of it before any purchase; every other
             # state belongs to exactly one purchase.
             models.CheckConstraint(
                 condition=(
-                    Q(status="pending", purchase__isnull=True)
+                    Q(
+                        status__in=["pending", "cancelled"],
+                        purchase__isnull=True,
+                    )
                     | Q(
                         status__in=["submitted", "completed", "failed"],
                         purchase__isnull=False,

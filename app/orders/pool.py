@@ -4,22 +4,40 @@ A small order's own statement adds its total to the pool
 (``orders.strategies``). The order that brings the pool to the
 threshold then flushes it here, in a transaction of its own: the pool's
 row is locked first, then its pending orders. Nothing else locks a pool
-and then a customer, so no deadlock forms with the orders' statements,
-which lock the customer first and the pool second.
+and then a customer, so no deadlock forms with the orders' statements
+and cancels, which lock the customer first and the pool second.
+
+The bounded wait (``pool_flush_overdue``, run by the worker's sweeper)
+flushes a pool whose oldest order waited ``POOL_MAX_WAIT_SECONDS`` with
+the house buying what it lacks of the threshold: the pool's row, then
+the house's, are locked in that order, which nothing reverses.
 """
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, Decimal, localcontext
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
+from accounts.models import House
+from accounts.services import house_top_up
+from core.money import order_total
 from core.prepared import PreparedStatement
 from orders.doorbell import purchase_ring_on_commit
-from orders.models import Pool
+from orders.models import Crypto, Pool
+
+ZERO = Decimal(0)
+# The smallest unit of a crypto amount: 10 decimal places.
+UNIT = Decimal("1E-10")
 
 # Every pending order of a crypto into one new purchase, in one
-# statement, if the pool holds at least the threshold: the orders
-# (locked), the purchase of their sums, the orders moved into it, and the
-# pool's total lowered by exactly what was taken.
+# statement, if the pool with the house's share (zero but for the
+# bounded wait's flush) holds at least the threshold: the orders
+# (locked), the purchase of their sums and the house's share, the
+# orders moved into it, and the pool emptied of exactly what was taken.
 _FLUSH_SQL = """
     WITH pending AS (
         SELECT id, amount, total FROM orders_order
@@ -27,15 +45,18 @@ _FLUSH_SQL = """
           AND EXISTS (
               SELECT 1 FROM orders_pool
               WHERE crypto_id = %(crypto)s
-                AND pending_total >= %(threshold)s)
+                AND pending_total + %(house_total)s >= %(threshold)s)
         FOR UPDATE
     ),
     purchase AS (
         INSERT INTO orders_purchase (
-            crypto_id, amount, total, status, client_order_id, attempts,
-            lease_owner, last_error, enqueued_at, created_at, updated_at)
-        SELECT %(crypto)s, SUM(amount), SUM(total), 'queued',
-               %(client_order_id)s, 0, '', '', now(), now(), now()
+            crypto_id, amount, total, house_amount, house_total, status,
+            client_order_id, attempts, lease_owner, last_error,
+            enqueued_at, created_at, updated_at)
+        SELECT %(crypto)s, SUM(amount) + %(house_amount)s,
+               SUM(total) + %(house_total)s, %(house_amount)s,
+               %(house_total)s, 'queued', %(client_order_id)s, 0, '', '',
+               now(), now(), now()
         FROM pending
         HAVING COUNT(*) > 0
         RETURNING id, total
@@ -49,7 +70,9 @@ _FLUSH_SQL = """
     ),
     pooled AS (
         UPDATE orders_pool
-        SET pending_total = pending_total - purchase.total
+        SET pending_total = pending_total
+                            - (purchase.total - %(house_total)s),
+            waiting_since = NULL
         FROM purchase
         WHERE crypto_id = %(crypto)s
     )
@@ -64,17 +87,24 @@ POOL_FLUSH = PreparedStatement(
         ("crypto", "varchar"),
         ("threshold", "numeric"),
         ("client_order_id", "uuid"),
+        ("house_amount", "numeric"),
+        ("house_total", "numeric"),
     ],
     prelude="SELECT 1 FROM orders_pool WHERE crypto_id = %(crypto)s "
     "FOR UPDATE",
 )
 
 
-def pool_flush_if_full(*, crypto_id: str) -> int | None:
-    """If the crypto's pool holds at least the threshold, every pending
-    order of the crypto into one purchase, rung when it commits; the
-    purchase's id, or None if the pool was not full (another flush
-    emptied it first).
+def pool_flush_if_full(
+    *,
+    crypto_id: str,
+    house_amount: Decimal = ZERO,
+    house_total: Decimal = ZERO,
+) -> int | None:
+    """If the crypto's pool (with the house's share, if any) holds at
+    least the threshold, every pending order of the crypto into one
+    purchase, rung when it commits; the purchase's id, or None if the
+    pool was not full (another flush emptied it first).
 
     One round trip, one transaction of its own (or a part of the
     caller's): the pool's row is locked first, so no other flush of the
@@ -86,6 +116,8 @@ def pool_flush_if_full(*, crypto_id: str) -> int | None:
         crypto=crypto_id,
         threshold=settings.PURCHASE_THRESHOLD,
         client_order_id=uuid.uuid4(),
+        house_amount=house_amount,
+        house_total=house_total,
     )
     if row is None:
         return None
@@ -101,3 +133,98 @@ def pools_flush_full() -> list[int]:
     ).values_list("crypto_id", flat=True)
     flushed = [pool_flush_if_full(crypto_id=crypto_id) for crypto_id in full]
     return [purchase_id for purchase_id in flushed if purchase_id]
+
+
+def house_top_up_due(pool: Pool, *, now=None) -> datetime | None:
+    """When the house tops ``pool`` up: its oldest order's time plus
+    ``POOL_MAX_WAIT_SECONDS``; None when the pool is empty or the
+    bounded wait is off."""
+    wait = settings.POOL_MAX_WAIT_SECONDS
+    if wait is None or pool.waiting_since is None:
+        return None
+    return pool.waiting_since + timedelta(seconds=wait)
+
+
+@dataclass(frozen=True)
+class HouseShare:
+    """What the house buys so that a pool's purchase reaches the
+    threshold, at the crypto's current price."""
+
+    amount: Decimal
+    total: Decimal
+
+
+def house_share(*, pending_total: Decimal, price: Decimal) -> HouseShare:
+    """The units the house buys to bring ``pending_total`` to the
+    threshold, rounded up to the 10th place, and their price rounded up
+    to the cent: the purchase then reaches the threshold, and the house
+    pays for every unit it gets."""
+    missing = settings.PURCHASE_THRESHOLD - pending_total
+    with localcontext() as context:
+        context.prec = 60
+        amount = (missing / price).quantize(UNIT, rounding=ROUND_CEILING)
+    return HouseShare(amount=amount, total=order_total(price, amount))
+
+
+@dataclass(frozen=True)
+class OverdueFlush:
+    """What became of one overdue pool: flushed into ``purchase_id``,
+    or left waiting because the house is ``short_by`` that much."""
+
+    crypto_id: str
+    purchase_id: int | None = None
+    house_total: Decimal = ZERO
+    short_by: Decimal = ZERO
+
+
+@transaction.atomic
+def pool_flush_overdue(*, crypto_id: str) -> OverdueFlush | None:
+    """Flush the crypto's pool if its oldest order has waited
+    ``POOL_MAX_WAIT_SECONDS``, the house buying what the pool lacks of
+    the threshold; None if it is not due (or was flushed meanwhile).
+
+    The pool's row is locked first, as every flush does, so a
+    concurrent cancel or flush either ran before (and is seen) or waits.
+    The house is debited in this transaction, conditionally: with too
+    little money the pool keeps waiting and nothing is written.
+    """
+    now = timezone.now()
+    pool = Pool.objects.select_for_update().filter(crypto_id=crypto_id).first()
+    due = None if pool is None else house_top_up_due(pool)
+    if due is None or due > now or pool.pending_total <= 0:
+        return None
+    if pool.pending_total >= settings.PURCHASE_THRESHOLD:
+        # Full already (a flush still to come): no house share needed.
+        purchase_id = pool_flush_if_full(crypto_id=crypto_id)
+        return OverdueFlush(crypto_id, purchase_id=purchase_id)
+    price = Crypto.objects.values_list("price", flat=True).get(pk=crypto_id)
+    share = house_share(pending_total=pool.pending_total, price=price)
+    house = House.objects.select_for_update().filter(pk=House.ID).first()
+    balance = ZERO if house is None else house.balance
+    if balance < share.total:
+        return OverdueFlush(crypto_id, short_by=share.total - balance)
+    purchase_id = pool_flush_if_full(
+        crypto_id=crypto_id,
+        house_amount=share.amount,
+        house_total=share.total,
+    )
+    if purchase_id is None:
+        return None
+    if house_top_up(purchase_id=purchase_id, amount=share.total) is None:
+        raise RuntimeError("the house's balance moved under its lock")
+    return OverdueFlush(
+        crypto_id, purchase_id=purchase_id, house_total=share.total
+    )
+
+
+def pools_overdue() -> list[str]:
+    """The cryptos whose pool waited its bounded wait (none when off)."""
+    wait = settings.POOL_MAX_WAIT_SECONDS
+    if wait is None:
+        return []
+    oldest = timezone.now() - timedelta(seconds=wait)
+    return list(
+        Pool.objects.filter(pending_total__gt=0, waiting_since__lte=oldest)
+        .order_by("waiting_since")
+        .values_list("crypto_id", flat=True)
+    )

@@ -1,6 +1,8 @@
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
@@ -12,7 +14,8 @@ from core.serializers import (
     StrictSerializer,
     StringField,
 )
-from orders.models import Crypto, Order, Purchase
+from orders.models import Crypto, Order, Pool, Purchase
+from orders.pool import house_top_up_due
 
 
 class CryptoSerializer(serializers.ModelSerializer):
@@ -34,8 +37,56 @@ class OrderCreateSerializer(SharedFieldsMixin, StrictSerializer):
     )
 
 
+class PoolProgressSerializer(serializers.Serializer):
+    """Where a pending order stands: its pool's total against the
+    threshold, since when the pool waits (its oldest order's time), and
+    when the house completes it (null when the bounded wait is off)."""
+
+    pending_total = serializers.DecimalField(max_digits=16, decimal_places=2)
+    threshold = serializers.DecimalField(max_digits=16, decimal_places=2)
+    waiting_since = serializers.DateTimeField()
+    house_top_up_at = serializers.DateTimeField(allow_null=True)
+
+
+def pool_progress(order) -> dict | None:
+    """The ``pool`` of an order: its pool's state when pending, else
+    None. Uses the pool's state the order came with (the order's own
+    statement, or the selectors' annotation), or reads it."""
+    if order.status != Order.Status.PENDING:
+        return None
+    if hasattr(order, "pool_pending"):
+        pending, since = order.pool_pending, order.pool_waiting_since
+    else:
+        pending, since = (
+            Pool.objects.filter(crypto_id=order.crypto_id)
+            .values_list("pending_total", "waiting_since")
+            .first()
+        )
+    due = house_top_up_due(Pool(pending_total=pending, waiting_since=since))
+    return {
+        "pending_total": _decimal(pending, 2),
+        "threshold": _decimal(settings.PURCHASE_THRESHOLD, 2),
+        "waiting_since": _timestamp(since),
+        "house_top_up_at": None if due is None else _timestamp(due),
+    }
+
+
+def pool_progress_text(order, progress) -> str:
+    """The progress as a person reads it in the browsable API."""
+    text = (
+        f"${progress['pending_total']} of ${progress['threshold']} in the "
+        f"{order.crypto_id} pool"
+    )
+    due = progress["house_top_up_at"]
+    if due is None:
+        return f"{text}; it waits for more orders"
+    clock = datetime.fromisoformat(due).astimezone(UTC).strftime("%H:%M:%S")
+    return f"{text}; the house completes it at {clock} UTC"
+
+
 class OrderSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     crypto = serializers.CharField(source="crypto_id", read_only=True)
+    pool = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -48,10 +99,15 @@ class OrderSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
             "total",
             "status",
             "purchase_id",
+            "pool",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(PoolProgressSerializer(allow_null=True))
+    def get_pool(self, order):
+        return pool_progress(order)
 
     def browsable_links(self, order, request):
         customer = [order.customer_id]
@@ -67,6 +123,12 @@ class OrderSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
         if order.purchase_id is not None and is_operator(request.user):
             links["purchase_url"] = reverse(
                 "purchase-detail", [order.purchase_id], request=request
+            )
+        if order.status == Order.Status.PENDING:
+            progress = pool_progress(order)
+            links["progress"] = pool_progress_text(order, progress)
+            links["cancel_url"] = reverse(
+                "order-cancel", [order.pk], request=request
             )
         return links
 
@@ -84,6 +146,8 @@ class PurchaseSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
             "total",
             "status",
             "client_order_id",
+            "house_amount",
+            "house_total",
             "attempts",
             "order_ids",
             "created_at",
@@ -127,6 +191,21 @@ def order_data(order) -> dict:
         "total": _decimal(order.total, 2),
         "status": order.status,
         "purchase_id": order.purchase_id,
+        "pool": pool_progress(order),
         "created_at": _timestamp(order.created_at),
         "updated_at": _timestamp(order.updated_at),
     }
+
+
+class HoldingSerializer(serializers.Serializer):
+    """What a customer (or the house) owns of one crypto: ``amount`` and
+    ``spent`` are the sums over completed orders (shares), exactly;
+    ``on_the_way`` is what is pending or submitted."""
+
+    crypto = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=30, decimal_places=10)
+    on_the_way = serializers.DecimalField(max_digits=30, decimal_places=10)
+    spent = serializers.DecimalField(max_digits=16, decimal_places=2)
+    average_price = serializers.DecimalField(
+        max_digits=30, decimal_places=8, allow_null=True
+    )

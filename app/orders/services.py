@@ -4,7 +4,8 @@ An order goes: ``order_place`` (debit, ledger, order, pool or purchase;
 one transaction) -> the doorbell rings the worker -> ``orders.jobs``
 claims the purchase (``purchase_claim``), calls the exchange, and ends it
 with ``purchase_complete``, ``purchase_retry_later`` or ``purchase_fail``
-(which refunds).
+(which refunds the customers, and the house its share). A pending order
+may be taken back with ``order_cancel``.
 """
 
 import logging
@@ -14,21 +15,22 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from accounts.models import Customer, LedgerEntry
-from accounts.services import balance_credit
+from accounts.services import balance_credit, house_holding_add, house_refund
 from core.errors import (
     InsufficientFunds,
     InvalidInput,
     NotFound,
+    OrderNotCancellable,
     PriceMoving,
     UnknownCrypto,
 )
 from core.money import CENT, exact_product, order_total
 from orders import prices
-from orders.models import Crypto, Order, Purchase
+from orders.models import Crypto, Order, Pool, Purchase
 from orders.strategies import OrderNotWritten, OrderStrategyFactory
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,62 @@ def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
     raise PriceMoving()
 
 
+@transaction.atomic
+def order_cancel(*, order_id: int) -> Order:
+    """Take a pending order out of its pool and refund it, in one
+    transaction; ``OrderNotCancellable`` once it is in a purchase.
+
+    Locks the customer, then the pool, then the order: the order
+    statements lock in the same order, and every flush takes the pool's
+    row before the orders, so a cancel and a flush of the same order
+    cannot both happen: whichever locks the pool first wins, and the
+    other sees what it did.
+    """
+    known = (
+        Order.objects.filter(pk=order_id)
+        .values_list("customer_id", "crypto_id")
+        .first()
+    )
+    if known is None:
+        raise NotFound("No such order.")
+    customer_id, crypto_id = known
+    Customer.objects.select_for_update().filter(pk=customer_id).first()
+    pool = Pool.objects.select_for_update().filter(crypto_id=crypto_id)
+    pool = pool.first()
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status != Order.Status.PENDING or pool is None:
+        raise OrderNotCancellable(
+            f"The order is {order.status}; only a pending order can be "
+            "cancelled.",
+            details={"status": order.status},
+        )
+    order.status = Order.Status.CANCELLED
+    order.save(update_fields=["status", "updated_at"])
+    balance = balance_credit(customer_id=customer_id, amount=order.total)
+    LedgerEntry.objects.create(
+        customer_id=customer_id,
+        kind=LedgerEntry.Kind.REFUND,
+        amount=order.total,
+        balance_after=balance,
+        order=order,
+    )
+    # The pool waits since its oldest remaining order, if any.
+    oldest = Order.objects.filter(
+        crypto_id=crypto_id, status=Order.Status.PENDING
+    ).aggregate(oldest=Min("created_at"))["oldest"]
+    Pool.objects.filter(crypto_id=crypto_id).update(
+        pending_total=F("pending_total") - order.total, waiting_since=oldest
+    )
+    logger.info(
+        "order #%s cancelled: %s %s, $%s refunded",
+        order.pk,
+        order.amount.normalize(),
+        crypto_id,
+        order.total,
+    )
+    return order
+
+
 def _claimable(now):
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     return Q(status=Purchase.Status.QUEUED) & due | Q(
@@ -119,7 +177,9 @@ def purchases_claim_ready(*, owner: str, limit: int = 1000) -> list[Claim]:
     )
     claims, leads = [], {}
     for purchase in ready:
-        if purchase.attempts == 0:
+        # A purchase with a house share keeps its own: the house's
+        # ledger names it.
+        if purchase.attempts == 0 and purchase.house_total == 0:
             lead = leads.get(purchase.crypto_id)
             if lead is not None:
                 lead.absorbed.append(purchase.pk)
@@ -177,6 +237,12 @@ def purchase_complete(*, purchase_id: int) -> bool:
     purchase.last_error = ""
     purchase.save()
     purchase.orders.update(status=Order.Status.COMPLETED, updated_at=now)
+    if purchase.house_total:
+        house_holding_add(
+            crypto_id=purchase.crypto_id,
+            amount=purchase.house_amount,
+            spent=purchase.house_total,
+        )
     return True
 
 
@@ -228,6 +294,8 @@ def purchase_fail(*, purchase_id: int, error: str) -> bool:
             order=order,
         )
     purchase.orders.update(status=Order.Status.FAILED, updated_at=now)
+    if purchase.house_total:
+        house_refund(purchase_id=purchase.pk, amount=purchase.house_total)
     logger.warning(
         "purchase #%s failed for good (%s): refunded %s orders",
         purchase_id,

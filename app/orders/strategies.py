@@ -73,7 +73,8 @@ LARGE_ORDER_SQL = (
         purchase_id="purchase.id", purchase_from=", purchase"
     )
     + """
-    SELECT id, purchase_id, created_at, updated_at, NULL FROM new_order"""
+    SELECT id, purchase_id, created_at, updated_at, NULL, NULL
+    FROM new_order"""
 )
 
 SMALL_ORDER_SQL = (
@@ -83,15 +84,17 @@ SMALL_ORDER_SQL = (
     + _ORDER_AND_ENTRY.format(purchase_id="NULL::bigint", purchase_from="")
     + """,
     pooled AS (
-        INSERT INTO orders_pool (crypto_id, pending_total)
-        SELECT %(crypto)s, %(total)s FROM debit
+        INSERT INTO orders_pool (crypto_id, pending_total, waiting_since)
+        SELECT %(crypto)s, %(total)s, now() FROM debit
         ON CONFLICT (crypto_id) DO UPDATE
-        SET pending_total = orders_pool.pending_total + EXCLUDED.pending_total
-        RETURNING pending_total
+        SET pending_total = orders_pool.pending_total + EXCLUDED.pending_total,
+            waiting_since = LEAST(
+                orders_pool.waiting_since, EXCLUDED.waiting_since)
+        RETURNING pending_total, waiting_since
     )
-    SELECT id, purchase_id, created_at, updated_at,
-           (SELECT pending_total FROM pooled)
-    FROM new_order"""
+    SELECT id, purchase_id, created_at, updated_at, pooled.pending_total,
+           pooled.waiting_since
+    FROM new_order, pooled"""
 )
 
 
@@ -135,7 +138,11 @@ class OrderStrategy(ABC):
         self, statement, *, customer_id, crypto, amount, total, **extra
     ):
         """Run the order's statement; the order as written, and the
-        pool's pending total (None when the statement has no pool)."""
+        pool's pending total (None when the statement has no pool).
+
+        A pooled order also carries its pool's state as the statement
+        left it (``pool_pending``, ``pool_waiting_since``), for its
+        progress in the answer."""
         row = statement.fetchone(
             customer_id=customer_id,
             crypto=crypto.pk,
@@ -147,7 +154,7 @@ class OrderStrategy(ABC):
         )
         if row is None:
             raise OrderNotWritten()
-        order_id, purchase_id, created_at, updated_at, pending = row
+        order_id, purchase_id, created_at, updated_at, pending, since = row
         order = Order(
             id=order_id,
             customer_id=customer_id,
@@ -161,6 +168,8 @@ class OrderStrategy(ABC):
             updated_at=updated_at,
         )
         order._state.adding = False
+        order.pool_pending = pending
+        order.pool_waiting_since = since
         return order, pending
 
 

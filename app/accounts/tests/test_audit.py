@@ -129,7 +129,7 @@ def test_audit_names_refund_lost_from_failed_order(books):
 
     broken = audit_ledger()
 
-    assert "refund_only_for_failed" in broken
+    assert "refund_only_for_failed_or_cancelled" in broken
     assert "balance_equals_ledger" in broken
 
 

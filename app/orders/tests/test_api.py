@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 
 ERROR_KEYS = {"code", "message", "details"}
 ORDER_FIELDS = {
+    "pool",
     "id",
     "customer_id",
     "crypto",
@@ -27,6 +28,8 @@ ORDER_FIELDS = {
     "updated_at",
 }
 PURCHASE_FIELDS = {
+    "house_amount",
+    "house_total",
     "id",
     "crypto",
     "amount",
