@@ -8,6 +8,7 @@ from django.db.models import F, Prefetch, Q, Sum
 from accounts.models import House, HouseHolding, HouseLedgerEntry
 from accounts.permissions import is_operator, principal_customer
 from core.errors import InvalidInput
+from core.serializers import parse_id
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.pool import house_share, pools_overdue
 
@@ -41,10 +42,11 @@ def _filtered(orders, filters):
     errors = {}
     customer = filters.get("customer")
     if customer:
-        if not customer.isdigit() or int(customer) > 2**63 - 1:
+        customer_id = parse_id(customer)
+        if customer_id is None:
             errors["customer"] = ["Must be a customer id."]
         else:
-            orders = orders.filter(customer_id=int(customer))
+            orders = orders.filter(customer_id=customer_id)
     status = filters.get("status")
     if status:
         if status not in Order.Status.values:
@@ -55,7 +57,9 @@ def _filtered(orders, filters):
             orders = orders.filter(status=status)
     crypto = filters.get("crypto")
     if crypto:
-        symbol = crypto.strip().upper()
+        # ASCII before upper(): "ß".upper() is "SS".
+        symbol = crypto.strip()
+        symbol = symbol.upper() if symbol.isascii() else ""
         if not symbol.isalnum() or len(symbol) > 10:
             errors["crypto"] = ["Must be a crypto symbol."]
         else:
@@ -87,13 +91,23 @@ def customer_holdings(*, customer_id: int) -> list[dict]:
         Order.objects.filter(customer_id=customer_id)
         .values("crypto_id")
         .annotate(
-            amount=Sum("amount", filter=done, default=ZERO),
-            on_the_way=Sum("amount", filter=moving, default=ZERO),
+            owned=Sum("amount", filter=done, default=ZERO),
+            moving=Sum("amount", filter=moving, default=ZERO),
             spent=Sum("total", filter=done, default=ZERO),
         )
         .order_by("crypto_id")
     )
-    return [_holding(row) for row in rows]
+    return [
+        _holding(
+            {
+                "crypto_id": row["crypto_id"],
+                "amount": row["owned"],
+                "on_the_way": row["moving"],
+                "spent": row["spent"],
+            }
+        )
+        for row in rows
+    ]
 
 
 def house_holdings() -> list[dict]:

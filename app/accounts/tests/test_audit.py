@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -12,10 +13,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from accounts.services import customer_deposit
-from orders import jobs
+from accounts.models import HouseHolding
+from accounts.services import customer_deposit, house_deposit
+from orders import jobs, sweeper
 from orders.models import Order, Purchase
-from orders.services import order_place
+from orders.services import order_cancel, order_place
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -183,3 +185,110 @@ def test_audit_command_exits_non_zero_on_broken_books(books):
     assert clean.returncode == 0, clean.stderr
     assert broken.returncode != 0
     assert "BROKEN balance_equals_ledger" in broken.stderr
+
+
+@pytest.fixture
+def house_books(settings, make_customer, queue):
+    """Books with the house in them, all written by the services: a
+    deposit, a topped-up purchase completed and one refused (its share
+    refunded), a cancelled order, and a pending one."""
+    settings.POOL_MAX_WAIT_SECONDS = 0.05
+    settings.EXCHANGE_REJECT_CRYPTOS = ["DOGE"]
+    house_deposit(amount=Decimal("30.00"))
+    dave = make_customer("dave", Decimal("100.00"))
+    bought = order_place(
+        customer_id=dave.pk, symbol="ABAN", amount=Decimal("0.5")
+    )
+    refused = order_place(
+        customer_id=dave.pk, symbol="DOGE", amount=Decimal("10")
+    )
+    time.sleep(0.1)
+    sweeper.sweep()
+    jobs.purchase_execute(0)  # a job buys every purchase that is ready
+    bought.refresh_from_db()
+    refused.refresh_from_db()
+    assert (bought.status, refused.status) == ("completed", "failed")
+    cancelled = order_place(
+        customer_id=dave.pk, symbol="ABAN", amount=Decimal("0.25")
+    )
+    order_cancel(order_id=cancelled.pk)
+    settings.POOL_MAX_WAIT_SECONDS = 600
+    pending = order_place(
+        customer_id=dave.pk, symbol="ABAN", amount=Decimal("1")
+    )
+    return {
+        "bought": bought,
+        "refused": refused,
+        "cancelled": cancelled,
+        "pending": pending,
+    }
+
+
+def test_audit_passes_on_books_with_the_house(house_books):
+    assert Purchase.objects.filter(house_total__gt=0).count() == 2
+    assert HouseHolding.objects.count() == 1
+
+    assert audit_ledger() == set()
+
+
+def test_audit_names_house_balance_edited_behind_its_ledger(house_books):
+    raw("UPDATE accounts_house SET balance = balance + 1 WHERE id = 1", [])
+
+    assert audit_ledger() == {
+        "house_balance_equals_ledger",
+        "house_deposits_equal_balance_plus_shares",
+    }
+
+
+def test_audit_names_top_up_never_paid(house_books):
+    raw(
+        "DELETE FROM accounts_houseledgerentry "
+        "WHERE purchase_id = %s AND kind = 'house_top_up'",
+        [house_books["bought"].purchase_id],
+    )
+
+    assert {"house_share_paid_once", "house_balance_equals_ledger"} <= (
+        audit_ledger()
+    )
+
+
+def test_audit_names_house_share_edited_on_a_purchase(house_books):
+    raw(
+        "UPDATE orders_purchase SET house_total = house_total - 1 "
+        "WHERE id = %s",
+        [house_books["bought"].purchase_id],
+    )
+
+    assert {"purchase_sums_its_orders", "house_share_paid_once"} <= (
+        audit_ledger()
+    )
+
+
+def test_audit_names_house_holding_edited(house_books):
+    raw(
+        "UPDATE accounts_householding SET amount = amount + 1 "
+        "WHERE crypto_id = 'ABAN'",
+        [],
+    )
+
+    assert audit_ledger() == {"house_holdings_are_its_completed_shares"}
+
+
+def test_audit_names_refund_lost_from_cancelled_order(house_books):
+    raw(
+        "DELETE FROM accounts_ledgerentry "
+        "WHERE order_id = %s AND kind = 'refund'",
+        [house_books["cancelled"].pk],
+    )
+
+    assert "refund_only_for_failed_or_cancelled" in audit_ledger()
+
+
+def test_audit_names_pool_waiting_since_out_of_step(house_books):
+    raw(
+        "UPDATE orders_pool SET waiting_since = waiting_since "
+        "+ interval '1 hour' WHERE crypto_id = 'ABAN'",
+        [],
+    )
+
+    assert audit_ledger() == {"pool_waits_since_oldest_order"}
