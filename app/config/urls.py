@@ -15,7 +15,19 @@ from core.api import HealthView, PingView
 from core.throttling import login_guarded
 from orders.api import CryptoListView, OrderViewSet, PurchaseViewSet
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    """Ids in paths are ASCII digits: ``/api/order/١/`` (an Arabic-Indic
+    one) is an unknown path, not order 1, as ``int()`` would read it."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        lookup_field = getattr(viewset, "lookup_field", "pk")
+        kwarg = getattr(viewset, "lookup_url_kwarg", None) or lookup_field
+        value = getattr(viewset, "lookup_value_regex", "[0-9]+")
+        return f"(?P<{lookup_prefix}{kwarg}>{value})"
+
+
+router = Router()
 router.register("customer", CustomerViewSet, basename="customer")
 router.register("order", OrderViewSet, basename="order")
 router.register("purchase", PurchaseViewSet, basename="purchase")

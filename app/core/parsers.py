@@ -1,9 +1,11 @@
 """Request parsers: JSON with exact decimals; forms only in the browser.
 
 JSON numbers are parsed as ``Decimal`` so that ``1.0000000001`` arrives as
-written, never through a float. Form bodies are accepted only from a
-session-authenticated browser (the browsable API, protected by CSRF);
-an API client sending a form gets ``415``.
+written, never through a float. Arrays and objects nest at most
+``MAX_JSON_DEPTH`` deep: deeper, Python's parser (and whatever walks the
+result afterwards) would run out of recursion, a ``500``. Form bodies
+are accepted only from a session-authenticated browser (the browsable
+API, protected by CSRF); an API client sending a form gets ``415``.
 """
 
 import codecs
@@ -14,9 +16,35 @@ from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
+# No body of this API nests at all; a client's own envelope might, a
+# little.
+MAX_JSON_DEPTH = 32
+
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not a number")
+
+
+def _depth(text):
+    """How deep arrays and objects nest in ``text``, outside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 class JSONParser(parsers.JSONParser):
@@ -24,13 +52,24 @@ class JSONParser(parsers.JSONParser):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            decoded = codecs.getreader(encoding)(stream)
-            return json.load(
-                decoded,
+            text = codecs.getreader(encoding)(stream).read()
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise ParseError(f"Malformed JSON: {exc}") from exc
+        # Counting brackets is cheap; only a body with many is walked.
+        if (
+            text.count("[") + text.count("{") > MAX_JSON_DEPTH
+            and _depth(text) > MAX_JSON_DEPTH
+        ):
+            raise ParseError(
+                f"Malformed JSON: nested deeper than {MAX_JSON_DEPTH}."
+            )
+        try:
+            return json.loads(
+                text,
                 parse_float=Decimal,
                 parse_constant=_refuse_constant,
             )
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise ParseError(f"Malformed JSON: {exc}") from exc
 
 

@@ -13,6 +13,19 @@ _FORM_FIELDS = {"csrfmiddlewaretoken"}
 # A decimal as a client writes it: ASCII digits and at most one point.
 # Python's Decimal would also take "1_000" and non-ASCII digits.
 _PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+# An id as a client writes it: ASCII digits only. Python's int() would
+# also read "١" (Arabic-Indic one) as 1, "1_0" as 10 and " 1 " as 1.
+_ASCII_ID = re.compile(r"[0-9]{1,19}", re.ASCII)
+MAX_ID = 2**63 - 1
+
+
+def parse_id(text):
+    """The id that ``text`` writes in ASCII digits (1 to 2**63 - 1, a
+    PostgreSQL bigint), or None for anything else."""
+    if not isinstance(text, str) or not _ASCII_ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
 
 
 class StrictSerializer(serializers.Serializer):
@@ -91,6 +104,24 @@ class MoneyFieldSchema(OpenApiSerializerFieldExtension):
         if self.target.max_value is not None:
             as_number["maximum"] = float(self.target.max_value)
         return {"oneOf": [as_string, as_number]}
+
+
+class IdField(serializers.IntegerField):
+    """An id: a JSON integer, or a string of ASCII digits; never a
+    boolean, a fraction (``1.0``), digit grouping or another script's
+    digits, each of which ``IntegerField`` reads as some number."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        if isinstance(data, str) and not _ASCII_ID.fullmatch(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StringField(serializers.CharField):

@@ -9,6 +9,7 @@ from rest_framework.reverse import reverse
 from accounts.permissions import is_operator
 from core.serializers import (
     BrowsableLinksMixin,
+    IdField,
     QuantityField,
     SharedFieldsMixin,
     StrictSerializer,
@@ -32,9 +33,7 @@ class OrderCreateSerializer(SharedFieldsMixin, StrictSerializer):
         decimal_places=10,
         min_value=Decimal("0.0000000001"),
     )
-    customer_id = serializers.IntegerField(
-        min_value=1, max_value=2**63 - 1, required=False
-    )
+    customer_id = IdField(required=False)
 
 
 class PoolProgressSerializer(serializers.Serializer):

@@ -28,7 +28,7 @@ from core.errors import (
     PriceMoving,
     UnknownCrypto,
 )
-from core.money import CENT, exact_product, order_total
+from core.money import CENT, MAX_BALANCE, exact_product, order_total
 from orders import prices
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.strategies import OrderNotWritten, OrderStrategyFactory
@@ -63,6 +63,9 @@ def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
                 details={"amount": ["The total must be at least 0.01."]},
             )
         total = order_total(crypto.price, amount)
+        if total > MAX_BALANCE:
+            # No balance can cover it, and no ledger column hold it.
+            raise InsufficientFunds(details={"required": str(total)})
         strategy = OrderStrategyFactory.create_strategy(total)
         try:
             return strategy.execute(

@@ -13,8 +13,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Customer, LedgerEntry
-from orders.models import Order, Purchase
+from core.testing.refusals import assert_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -63,32 +62,6 @@ def assert_names(field, error, value):
 
 def amount_cases(extra):
     return [pytest.param(text, id=why) for text, why in [*NOT_AMOUNTS, *extra]]
-
-
-def books():
-    """Everything a refused request must leave as it was."""
-    return (
-        list(Customer.objects.order_by("pk").values_list("pk", "balance")),
-        Order.objects.count(),
-        LedgerEntry.objects.count(),
-        Purchase.objects.count(),
-        ApiToken.objects.count(),
-    )
-
-
-def assert_refused(client, path, body, status=400, code="invalid"):
-    before = books()
-    client.raise_request_exception = False
-
-    response = client.post(path, body, content_type="application/json")
-
-    assert response.status_code == status, (body[:200], response.content)
-    assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["code"] == code, error
-    assert isinstance(error["details"], dict)
-    assert books() == before
-    return error
 
 
 def with_field(template, **fields):
