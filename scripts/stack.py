@@ -782,6 +782,9 @@ def cmd_run(_args):
         ),
         quiet=True,
     )
+    # A float for a house never funded, so the bounded wait's top-up can
+    # be seen on a first run.
+    _step([*manage, "house_demo_float"], env, quiet=True)
     if signals:
         return 0
 
