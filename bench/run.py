@@ -1339,9 +1339,12 @@ def setup_customers(ctx):
     with the largest balance, through the API. Their keys go to a file
     for the wrk script."""
     password = secrets.token_urlsafe(18)
+    # A name of this run's own: the command leaves an existing user (of
+    # an earlier run on a reused database) and its password alone.
+    operator = f"{OPERATOR}-{secrets.token_hex(4)}"
     env = dict(
         ctx.env,
-        DJANGO_SUPERUSER_USERNAME=OPERATOR,
+        DJANGO_SUPERUSER_USERNAME=operator,
         DJANGO_SUPERUSER_PASSWORD=password,
     )
     subprocess.run(
@@ -1356,7 +1359,7 @@ def setup_customers(ctx):
     status, body = http_json(
         "POST",
         f"{base}/api/token/",
-        {"username": OPERATOR, "password": password},
+        {"username": operator, "password": password},
     )
     if status != 200:
         raise BenchError(f"POST /api/token/ answered {status}: {body}")

@@ -682,6 +682,7 @@ def _step(argv, env, quiet=False):
         raise StackError(
             f"{argv[2]} failed with exit code {result.returncode}"
         )
+    return result
 
 
 def _shutdown(procs, signals):
@@ -725,8 +726,12 @@ def _banner(port, username, password, urls):
         )
     else:
         after = "the database and Redis are yours and are left alone"
+    if password is None:
+        password_line = "password: unchanged (the operator existed already)"
+    else:
+        password_line = f"password: {password}"
     token = shlex.quote(
-        json.dumps({"username": username, "password": password})
+        json.dumps({"username": username, "password": password or "..."})
     )
     print(
         f"""
@@ -738,7 +743,7 @@ def _banner(port, username, password, urls):
   Health          {base}/api/health/
 
   Operator        username: {username}
-                  password: {password}
+                  {password_line}
   Token           curl -s -X POST {base}/api/token/ \\
                     -H 'Content-Type: application/json' -d {token}
 
@@ -773,7 +778,7 @@ def cmd_run(_args):
     username = env.get("DJANGO_SUPERUSER_USERNAME") or "operator"
     password = env.get("DJANGO_SUPERUSER_PASSWORD")
     password = password or secrets.token_urlsafe(12)
-    _step(
+    made = _step(
         [*manage, "create_demo_operator"],
         dict(
             env,
@@ -782,6 +787,10 @@ def cmd_run(_args):
         ),
         quiet=True,
     )
+    # An operator that exists keeps its password (and stays deactivated
+    # if it was): the command never changes an existing user.
+    if not made.stdout.startswith("Created"):
+        password = None
     # A float for a house never funded, so the bounded wait's top-up can
     # be seen on a first run.
     _step([*manage, "house_demo_float"], env, quiet=True)

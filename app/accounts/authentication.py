@@ -1,8 +1,15 @@
-"""``Authorization: Token <key>`` against hashed keys, in one query."""
+"""``Authorization: Token <key>`` against hashed keys, in one query.
+
+A customer's API key lasts until it is rotated or revoked. Any other
+token (an operator's, from ``POST /api/token/``) also ends
+``OPERATOR_TOKEN_SECONDS`` after it was issued (8 hours by default; a
+working day, like an operator's browser session).
+"""
 
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models.base import ModelState
@@ -35,6 +42,11 @@ _PRINCIPAL_SQL = """
     JOIN auth_user u ON u.id = t.user_id AND u.is_active
     LEFT JOIN accounts_customer c ON c.user_id = u.id
     WHERE t.digest = %(digest)s AND t.revoked_at IS NULL
+      AND (
+        c.id IS NOT NULL
+        OR %(lifetime)s IS NULL
+        OR t.created_at > now() - make_interval(secs => %(lifetime)s)
+      )
 """
 
 
@@ -52,13 +64,17 @@ def _loaded(model, **values):
 
 
 _PRINCIPAL = PreparedStatement(
-    "api_principal", _PRINCIPAL_SQL, [("digest", "varchar")]
+    "api_principal",
+    _PRINCIPAL_SQL,
+    [("digest", "varchar"), ("lifetime", "float8")],
 )
 
 
 def _principal(digest):
     """``(user, token)`` for a live token's digest, or None."""
-    row = _PRINCIPAL.fetchone(digest=digest)
+    row = _PRINCIPAL.fetchone(
+        digest=digest, lifetime=settings.OPERATOR_TOKEN_SECONDS
+    )
     if row is None:
         return None
     token_id, user_id, username, is_staff, is_superuser = row[:5]
@@ -102,7 +118,7 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
         found = _principal(token_digest(raw_key))
         if found is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            raise exceptions.AuthenticationFailed("Invalid or expired token.")
         return found
 
     def authenticate_header(self, request):

@@ -85,8 +85,11 @@ class LedgerEntrySerializer(BrowsableLinksMixin, serializers.ModelSerializer):
 
 class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
+    # As typed: a space around a password is part of it.
     password = serializers.CharField(
-        max_length=4096, style={"input_type": "password"}
+        max_length=4096,
+        trim_whitespace=False,
+        style={"input_type": "password"},
     )
 
 

@@ -56,6 +56,22 @@ def _env_seconds_or_off(name, default):
     return seconds
 
 
+def _env_seconds(name, default):
+    """A positive number of seconds; ``off`` (or empty) gives None."""
+    value = os.environ.get(name, str(default)).strip()
+    if value.lower() in {"", "off", "none"}:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: expected a number of seconds, or off"
+        )
+    return seconds
+
+
 def _embedded_services():
     """The URLs the embedded-services launcher wrote, if any."""
     found = {}
@@ -140,6 +156,10 @@ CSRF_FAILURE_VIEW = "core.views_errors.csrf_failure"
 SESSION_COOKIE_AGE = int(
     os.environ.get("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60)
 )
+# So does an operator's API token (accounts/authentication.py); ``off``
+# keeps it until revoked. Customers' API keys last until rotated or
+# revoked.
+OPERATOR_TOKEN_SECONDS = _env_seconds("OPERATOR_TOKEN_SECONDS", 8 * 60 * 60)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -244,6 +264,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation."
         "MinimumLengthValidator"
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "CommonPasswordValidator"
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "NumericPasswordValidator"
     },
 ]
 

@@ -1,41 +1,62 @@
-"""Create or update the demo operator: a staff superuser."""
+"""Create the demo operator, a staff superuser, when it is missing."""
 
 import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError, transaction
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update the demo operator (a staff superuser) named by "
-        "DJANGO_SUPERUSER_USERNAME (default: operator). Its password is "
-        "DJANGO_SUPERUSER_PASSWORD, else a new random one, set on every "
-        "run. Prints the username and the password."
+        "Create the demo operator (a staff superuser) named by "
+        "DJANGO_SUPERUSER_USERNAME (default: operator), when no user has "
+        "that name. Its password is DJANGO_SUPERUSER_PASSWORD (checked "
+        "by the password validators), else a new random one; both are "
+        "printed. An existing user is left exactly as it is: never "
+        "re-activated, promoted or given a new password."
     )
 
     def handle(self, *args, **options):
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME") or "operator"
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
-        password = password or secrets.token_urlsafe(12)
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
-
         User = get_user_model()
-        with transaction.atomic():
-            user, created = User.objects.select_for_update().get_or_create(
-                **{User.USERNAME_FIELD: username}
-            )
-            user.is_staff = True
-            user.is_superuser = True
-            user.is_active = True
-            if email and hasattr(user, "email"):
-                user.email = email
-            user.set_password(password)
-            user.save()
+        lookup = {User.USERNAME_FIELD: username}
 
-        verb = "Created" if created else "Updated"
-        self.stdout.write(f"{verb} operator {username!r}.")
+        if User._default_manager.filter(**lookup).exists():
+            self._left_alone(username)
+            return
+        if password:
+            user = User(**lookup)
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                raise CommandError(
+                    "DJANGO_SUPERUSER_PASSWORD is refused: "
+                    + " ".join(exc.messages)
+                ) from exc
+        else:
+            password = secrets.token_urlsafe(12)
+        try:
+            with transaction.atomic():
+                User._default_manager.create_superuser(
+                    username=username, email=email, password=password
+                )
+        except IntegrityError:
+            # Another start created it between the check and the insert.
+            self._left_alone(username)
+            return
+        self.stdout.write(f"Created operator {username!r}.")
         self.stdout.write(f"username: {username}")
         self.stdout.write(f"password: {password}")
+
+    def _left_alone(self, username):
+        self.stdout.write(
+            f"Operator {username!r} exists; left as it is (its password "
+            "and status unchanged)."
+        )
+        self.stdout.write(f"username: {username}")
