@@ -110,3 +110,49 @@ def test_operator_places_an_order_through_the_browsable_api(
         worker.output(),
     )
     assert purchase_line, worker.output()
+
+
+def test_operator_sees_a_small_orders_progress_and_cancels_it(
+    live, operator, assert_books_balance
+):
+    missing = browser.chromium_missing()
+    if missing:
+        pytest.skip(f"no browser for the end-to-end test: {missing}")
+    from playwright.sync_api import sync_playwright
+
+    redis = live.redis()
+    web = live.web(live.env(redis))
+    with sync_playwright() as playwright:
+        chromium = browser.launch(playwright)
+        page = chromium.new_page()
+        browser.log_in(page, web.url, "operator", "s3cret-pass", "/api/")
+        status, customer = browser.post_html_form(
+            page, web.url, "/api/customer/", {"name": "farbod"}
+        )
+        assert status == 201, customer
+        # $6 of ABAN: under the threshold, it waits in the pool.
+        status, order = browser.post_html_form(
+            page,
+            web.url,
+            "/api/order/",
+            {"crypto": "ABAN", "amount": "1.5", "customer_id": customer["id"]},
+        )
+        assert (status, order["status"]) == (201, "pending"), order
+
+        page.goto(f"{web.url}/api/order/{order['id']}/")
+        status, shown = browser.shown_response(page)
+        assert re.fullmatch(
+            r"\$6\.00 of \$10\.00 in the ABAN pool; the house completes it "
+            r"at \d\d:\d\d:\d\d UTC",
+            shown["progress"],
+        ), shown
+        page.locator(f".response-info a[href='{shown['cancel_url']}']").click()
+        status, cancelled = browser.post_html_form(
+            page, web.url, f"/api/order/{order['id']}/cancel/", {}
+        )
+        assert status == 200, cancelled
+        assert (cancelled["status"], cancelled["pool"]) == ("cancelled", None)
+        chromium.close()
+
+    assert Customer.objects.get(pk=customer["id"]).balance == Decimal("100")
+    assert_books_balance()
