@@ -5,6 +5,8 @@ unset, the URLs of the embedded services that ``scripts/stack.py`` starts
 under ``.data/`` are used (it writes them to ``.data/services.env``).
 """
 
+import base64
+import hashlib
 import os
 import re
 import secrets
@@ -152,6 +154,37 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "core.views_errors.csrf_failure"
+# Content-Security-Policy on every response (django-csp): scripts,
+# styles, fonts and fetches only from the service itself, which serves
+# Swagger UI (drf-spectacular-sidecar), the browsable API and the admin.
+# No inline script runs but the one below; inline styles do (Swagger
+# UI's page and the admin's widgets have them; a style cannot run code).
+# Images also from data: URLs (Swagger UI's icons).
+# One inline handler is let through by its hash: the logout link of the
+# browsable API (DRF's ``optional_logout``), which must POST its form.
+_DRF_LOGOUT_HANDLER = 'document.getElementById("logoutForm").submit()'
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": [
+            "'self'",
+            "'unsafe-hashes'",
+            "'sha256-{}'".format(
+                base64.b64encode(
+                    hashlib.sha256(_DRF_LOGOUT_HANDLER.encode()).digest()
+                ).decode()
+            ),
+        ],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # An operator's browser session lasts a working day, not two weeks.
 SESSION_COOKIE_AGE = int(
     os.environ.get("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60)
@@ -170,6 +203,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_rq",
     "core",
     "accounts",
@@ -179,6 +214,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Near the top, so that every response has the policy, also one that
+    # a middleware below answers (a 400 for a bad Host header).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -347,6 +385,11 @@ SPECTACULAR_SETTINGS = {
     # token is not answered with a 401 in YAML.
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's and Redoc's files from the service (static files of
+    # drf-spectacular-sidecar), not from a CDN on the admin's origin.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # LOG_FORMAT=json: one JSON object per line (core/logging.py).
