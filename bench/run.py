@@ -730,7 +730,9 @@ class Books:
         tables = ["auth_user", "accounts_ledgerentry", "accounts_apitoken"]
         tables += ["accounts_customer", *self.service_tables()]
         self.query(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        self.query("UPDATE orders_pool SET pending_total = 0")
+        self.query(
+            "UPDATE orders_pool SET pending_total = 0, waiting_since = NULL"
+        )
 
     def reset(self):
         """Orders, purchases, exchange calls, idempotency records and the
@@ -738,7 +740,9 @@ class Books:
         one deposit, so the audit holds and no order lacks funds."""
         tables = ["accounts_ledgerentry", *self.service_tables()]
         self.query(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        self.query("UPDATE orders_pool SET pending_total = 0")
+        self.query(
+            "UPDATE orders_pool SET pending_total = 0, waiting_since = NULL"
+        )
         self.query("UPDATE accounts_customer SET balance = %s", [MAX_BALANCE])
         self.query(
             "INSERT INTO accounts_ledgerentry "
