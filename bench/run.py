@@ -729,20 +729,24 @@ class Books:
         """No customer, no operator, no order: a clean slate."""
         tables = ["auth_user", "accounts_ledgerentry", "accounts_apitoken"]
         tables += ["accounts_customer", *self.service_tables()]
+        tables += ["accounts_houseledgerentry", "accounts_householding"]
         self.query(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         self.query(
             "UPDATE orders_pool SET pending_total = 0, waiting_since = NULL"
         )
+        self.query("UPDATE accounts_house SET balance = 0")
 
     def reset(self):
         """Orders, purchases, exchange calls, idempotency records and the
         ledger emptied; every customer back to the largest balance with
         one deposit, so the audit holds and no order lacks funds."""
         tables = ["accounts_ledgerentry", *self.service_tables()]
+        tables += ["accounts_houseledgerentry", "accounts_householding"]
         self.query(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         self.query(
             "UPDATE orders_pool SET pending_total = 0, waiting_since = NULL"
         )
+        self.query("UPDATE accounts_house SET balance = 0")
         self.query("UPDATE accounts_customer SET balance = %s", [MAX_BALANCE])
         self.query(
             "INSERT INTO accounts_ledgerentry "
