@@ -32,4 +32,6 @@ COPY serve.py /app/serve.py
 USER app
 EXPOSE 8000
 
-CMD ["python", "serve.py"]
+# `check --deploy` first, so that a misconfiguration shows in the log
+# (its warnings do not stop the start; an error does).
+CMD ["sh", "-c", "python manage.py check --deploy && exec python serve.py"]

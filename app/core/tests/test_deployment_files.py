@@ -1,0 +1,69 @@
+"""The container stack has no fixed secrets: docker-compose refuses to
+start without a secret key and a database password, and the app's
+start-up runs ``check --deploy`` so that a misconfiguration shows."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE = ROOT / "docker-compose.yml"
+REQUIRED = ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD")
+
+
+def _references(text, name):
+    return re.findall(r"\$\{" + name + r"(:?[-?+]?)([^}]*)\}", text)
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_compose_has_no_fallback_for_a_secret(name):
+    references = _references(COMPOSE.read_text(), name)
+
+    assert references, f"{name} is not used"
+    for operator, _ in references:
+        assert operator == ":?", f"${{{name}{operator}...}} has a fallback"
+
+
+def test_the_app_and_the_image_run_check_deploy_at_start():
+    app = yaml.safe_load(COMPOSE.read_text())["services"]["app"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+
+    assert "manage.py check --deploy &&" in app["command"]
+    assert "manage.py check --deploy &&" in dockerfile.split("CMD")[-1]
+
+
+def test_the_env_file_stays_out_of_git_and_the_image():
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    assert ".env" in (ROOT / ".dockerignore").read_text().split()
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="no docker-compose"
+)
+def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path):
+    env = {
+        key: value for key, value in os.environ.items() if key not in REQUIRED
+    }
+
+    def config(**extra):
+        return subprocess.run(
+            ["docker-compose", "-f", str(COMPOSE), "config", "-q"],
+            env={**env, **extra},
+            cwd=tmp_path,  # no .env of the repository
+            capture_output=True,
+            text=True,
+        )
+
+    refused = config()
+    assert refused.returncode != 0
+    assert "set DJANGO_SECRET_KEY" in refused.stderr + refused.stdout or (
+        "set POSTGRES_PASSWORD" in refused.stderr + refused.stdout
+    )
+    assert config(DJANGO_SECRET_KEY="k" * 50).returncode != 0
+    accepted = config(DJANGO_SECRET_KEY="k" * 50, POSTGRES_PASSWORD="p" * 20)
+    assert accepted.returncode == 0, accepted.stderr
