@@ -276,6 +276,9 @@ RQ_QUEUES = {
         "DEFAULT_TIMEOUT": 600,
         "SOCKET_TIMEOUT": 2,
         "SOCKET_CONNECT_TIMEOUT": 2,
+        # Jobs as JSON, never pickle: a job is data from Redis, and the
+        # worker must not run what unpickling it would (orders/worker.py).
+        "SERIALIZER": "rq.serializers.JSONSerializer",
     },
 }
 RQ = {"WORKER_CLASS": "orders.worker.PurchaseWorker"}

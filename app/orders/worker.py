@@ -6,9 +6,15 @@ It is RQ's forking worker plus two things a broker needs:
   keeps every purchase moving with no other process to deploy;
 - staying up when Redis goes away: RQ's loop quits on most Redis errors,
   so the worker waits for Redis and starts its loop again, under a fresh
-  name (the old one may be half-registered).
+  name (the old one may be half-registered);
+- running only the service's own jobs. A job is data in Redis, and RQ
+  would import and call whatever function it names, after unpickling
+  whatever it holds: so jobs are JSON (``JOB_SERIALIZER``, also the
+  queue's), never unpickled, and a job whose function is not one of
+  ``orders.jobs`` fails without running.
 """
 
+import inspect
 import logging
 import threading
 import time
@@ -20,10 +26,12 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from core.idempotency import idempotency_records_purge
+from orders import jobs
 from orders.sweeper import sweep
 
 logger = logging.getLogger("orders.worker")
 
+JOB_SERIALIZER = "rq.serializers.JSONSerializer"
 REDIS_RETRY_SECONDS = 1.0
 # Idempotency records older than their TTL are deleted this often.
 PURGE_INTERVAL_SECONDS = 3600.0
@@ -50,10 +58,26 @@ class SweeperThread(threading.Thread):
         connection.close()
 
 
+class JobRefused(Exception):
+    """A job that names no function of the service's own."""
+
+
+def service_job(func_name) -> bool:
+    """True when ``func_name`` names a public function defined in
+    ``orders.jobs`` (not one it imports)."""
+    module, _, name = (func_name or "").rpartition(".")
+    if module != jobs.__name__ or name.startswith("_"):
+        return False
+    function = getattr(jobs, name, None)
+    return inspect.isfunction(function) and function.__module__ == module
+
+
 class PurchaseWorker(Worker):
     max_connection_wait_time = 5.0
 
     def __init__(self, queues, *args, connection=None, **kwargs):
+        # Whatever the command line says (rqworker defaults to pickle).
+        kwargs["serializer"] = JOB_SERIALIZER
         # A worker started while Redis is down waits for it instead of
         # exiting: RQ's constructor already talks to Redis.
         while connection is not None:
@@ -86,6 +110,23 @@ class PurchaseWorker(Worker):
         finally:
             if sweeper is not None:
                 sweeper.stopped.set()
+
+    def perform_job(self, job, queue, execution):
+        """In the work horse: a job that is not the service's fails, in
+        RQ's usual way (its failure recorded), without being run."""
+        try:
+            func_name = job.func_name
+            allowed = job.instance is None and service_job(func_name)
+        except Exception as exc:  # noqa: BLE001 - an unreadable job
+            func_name, allowed = f"(unreadable: {exc})", False
+        if not allowed:
+            logger.error("job %s refused: %s is not a job", job.id, func_name)
+
+            def refuse():
+                raise JobRefused(f"{func_name} is not one of the jobs")
+
+            job.perform = refuse
+        return super().perform_job(job, queue, execution)
 
     _leaving = False
 
