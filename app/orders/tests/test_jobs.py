@@ -298,7 +298,7 @@ def test_sweeper_rings_purchase_of_dead_worker_and_worker_completes_it(
     )
 
     assert sweep() == 1
-    assert [job.args for job in queue.get_jobs()] == [(order.purchase_id,)]
+    assert [job.args for job in queue.get_jobs()] == [[order.purchase_id]]
     assert work(queue, run_worker) == 1
 
     purchase = Purchase.objects.get(pk=order.purchase_id)

@@ -317,7 +317,7 @@ def test_large_order_is_rung_once_after_commit(make_customer, queue):
     jobs = queue.get_jobs()
     assert len(jobs) == 1
     assert jobs[0].func_name == "orders.jobs.purchase_execute"
-    assert jobs[0].args == (order.purchase_id,)
+    assert jobs[0].args == [order.purchase_id]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -328,7 +328,7 @@ def test_pool_flush_is_rung_once_after_commit(make_customer, queue):
     assert queue.count == 0
     tipping = place(customer, "ABAN", "0.5")
 
-    assert [job.args for job in queue.get_jobs()] == [(tipping.purchase_id,)]
+    assert [job.args for job in queue.get_jobs()] == [[tipping.purchase_id]]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -199,7 +199,7 @@ def test_pool_left_full_by_a_dead_process_is_flushed_by_the_sweeper(
         Order.Status.SUBMITTED
     }
     assert pool_total("ABAN") == Decimal("0")
-    assert [job.args for job in queue.get_jobs()] == [(purchase.pk,)]
+    assert [job.args for job in queue.get_jobs()] == [[purchase.pk]]
     assert_books_balance()
 
 
@@ -231,5 +231,5 @@ def test_failed_flush_leaves_the_order_placed_and_the_sweeper_ringing(
     queue.empty()
 
     assert sweep() == 1
-    assert [job.args for job in queue.get_jobs()] == [(large.purchase_id,)]
+    assert [job.args for job in queue.get_jobs()] == [[large.purchase_id]]
     assert pool_total("ABAN") == Decimal("10.00")  # still out of step
