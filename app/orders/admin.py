@@ -125,7 +125,7 @@ class PoolAdmin(ReadOnlyAdmin):
 
     @admin.display(description="the house tops it up at")
     def house_top_up_at(self, pool):
-        return house_top_up_due(pool) or "-"
+        return house_top_up_due(pool.waiting_since) or "-"
 
     def get_queryset(self, request):
         return (

@@ -135,14 +135,14 @@ def pools_flush_full() -> list[int]:
     return [purchase_id for purchase_id in flushed if purchase_id]
 
 
-def house_top_up_due(pool: Pool, *, now=None) -> datetime | None:
-    """When the house tops ``pool`` up: its oldest order's time plus
-    ``POOL_MAX_WAIT_SECONDS``; None when the pool is empty or the
-    bounded wait is off."""
+def house_top_up_due(waiting_since: datetime | None) -> datetime | None:
+    """When the house tops up a pool that waits since ``waiting_since``
+    (its oldest order's time): ``POOL_MAX_WAIT_SECONDS`` later; None
+    when the pool is empty or the bounded wait is off."""
     wait = settings.POOL_MAX_WAIT_SECONDS
-    if wait is None or pool.waiting_since is None:
+    if wait is None or waiting_since is None:
         return None
-    return pool.waiting_since + timedelta(seconds=wait)
+    return waiting_since + timedelta(seconds=wait)
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def pool_flush_overdue(*, crypto_id: str) -> OverdueFlush | None:
     """
     now = timezone.now()
     pool = Pool.objects.select_for_update().filter(crypto_id=crypto_id).first()
-    due = None if pool is None else house_top_up_due(pool)
+    due = None if pool is None else house_top_up_due(pool.waiting_since)
     if due is None or due > now or pool.pending_total <= 0:
         return None
     if pool.pending_total >= settings.PURCHASE_THRESHOLD:

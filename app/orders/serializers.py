@@ -61,7 +61,7 @@ def pool_progress(order) -> dict | None:
             .values_list("pending_total", "waiting_since")
             .first()
         )
-    due = house_top_up_due(Pool(pending_total=pending, waiting_since=since))
+    due = house_top_up_due(since)
     return {
         "pending_total": _decimal(pending, 2),
         "threshold": _decimal(settings.PURCHASE_THRESHOLD, 2),
