@@ -39,6 +39,12 @@ ACCESS_LOG_FORMAT = (
 )
 
 
+# Browsers send a few KiB of headers; 32 KiB leaves room for any cookie
+# and token. (Granian reads in steps: a head is refused somewhere
+# between 32 and 64 KiB.) Bodies are not read into this buffer.
+MAX_HEAD_BYTES = 32 * 1024
+
+
 def server():
     return Granian(
         "config.wsgi:application",
@@ -54,7 +60,12 @@ def server():
         blocking_threads_idle_timeout=600,
         http=HTTPModes.http1,
         websockets=False,
-        http1_settings=HTTP1Settings(header_read_timeout=10_000),
+        # A request's head (request line and headers) is read into a
+        # buffer of about this size: a longer head is refused, 431,
+        # instead of holding 408 KiB (granian's default) per connection.
+        http1_settings=HTTP1Settings(
+            header_read_timeout=10_000, max_buffer_size=MAX_HEAD_BYTES
+        ),
         log_access=True,
         log_access_format=ACCESS_LOG_FORMAT,
         respawn_failed_workers=True,
