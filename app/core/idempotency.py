@@ -75,6 +75,12 @@ def idempotent(view_method):
                     HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} characters."]
                 }
             )
+        # A control character (NUL above all, which PostgreSQL cannot
+        # store) is no part of a key.
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+            raise InvalidInput(
+                details={HEADER: ["Must not contain control characters."]}
+            )
         principal = f"user:{request.user.pk}"
         fingerprint = _fingerprint(request)
         with transaction.atomic():

@@ -67,7 +67,10 @@ _WINDOW = Script(_WINDOW_SCRIPT)
 
 def _digest(*parts):
     text = "\0".join(str(part) for part in parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    # surrogatepass: a name may hold a lone surrogate ("\ud800" in JSON),
+    # which the serializer refuses after the limits are counted.
+    data = text.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def login_name(username):

@@ -371,3 +371,39 @@ def test_a_chunked_body_over_the_limit_is_413(live, make_customer):
     assert not Order.objects.filter(customer=alice).exists()
     # The server still answers.
     assert http("GET", f"{web.url}/api/health/")[0] == 200
+
+
+# --- found by probing again --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_login_name_with_a_lone_surrogate_is_invalid():
+    """The login limit hashed the name as UTF-8, which a lone surrogate
+    (valid JSON: "\\ud800") is not: a 500 before the serializer could
+    refuse it."""
+    body = json.dumps({"username": "\ud800operator", "password": "x"})
+
+    error = assert_refused(APIClient(), "/api/token/", body)
+
+    assert "username" in error["details"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["a\x00b", "tab\there", "bell\x07", "\x7f"])
+def test_an_idempotency_key_with_a_control_character_is_invalid(
+    operator_client, alice, key
+):
+    """PostgreSQL cannot store a NUL: it was a 500."""
+    operator_client.raise_request_exception = False
+    before = books()
+
+    response = operator_client.post(
+        "/api/order/",
+        {"crypto": "ABAN", "amount": "1", "customer_id": alice.pk},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+    assert response.status_code == 400, response.content
+    assert "Idempotency-Key" in response.json()["error"]["details"]
+    assert books() == before
