@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from accounts.models import (
     ApiToken,
+    CredentialEvent,
     Customer,
     House,
     HouseHolding,
@@ -41,6 +42,19 @@ def admin_link(obj, text=None):
         f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]
     )
     return format_html('<a href="{}">{}</a>', url, text or str(obj))
+
+
+def actor_text(row):
+    """Who did it, as an operator reads it: the user and the token their
+    request carried, or the service itself."""
+    if row.actor_user_id is None:
+        return "the service (worker)"
+    user = row.actor_user
+    customer = getattr(user, "customer", None)
+    who = f"customer {customer}" if customer else f"operator {user}"
+    if row.actor_token_id is None:
+        return f"{who}, browser session"
+    return f"{who}, token {row.actor_token.prefix}…"
 
 
 def changelist_link(model, text, **filters):
@@ -109,11 +123,23 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "amount",
         "balance_after",
         "order_link",
+        "actor",
         "created_at",
     ]
-    list_filter = ["kind", "created_at"]
-    search_fields = ["=id", "=customer__id", "customer__name", "=order__id"]
-    list_select_related = ["customer"]
+    list_filter = ["kind", "actor_user__is_staff", "created_at"]
+    search_fields = [
+        "=id",
+        "=customer__id",
+        "customer__name",
+        "=order__id",
+        "actor_user__username",
+        "actor_token__prefix",
+    ]
+    list_select_related = [
+        "customer",
+        "actor_user__customer",
+        "actor_token",
+    ]
     ordering = ["-id"]
     date_hierarchy = "created_at"
     fields = [
@@ -123,9 +149,14 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "amount",
         "balance_after",
         "order_link",
+        "actor",
         "created_at",
     ]
     readonly_fields = fields
+
+    @admin.display(description="by")
+    def actor(self, entry):
+        return actor_text(entry)
 
     @admin.display(description="customer", ordering="customer")
     def customer_link(self, entry):
@@ -186,14 +217,25 @@ class HouseLedgerEntryAdmin(ReadOnlyAdmin):
         "amount",
         "balance_after",
         "purchase_link",
+        "actor",
         "created_at",
     ]
     list_filter = ["kind", "created_at"]
-    search_fields = ["=id", "=purchase__id"]
+    search_fields = [
+        "=id",
+        "=purchase__id",
+        "actor_user__username",
+        "actor_token__prefix",
+    ]
+    list_select_related = ["actor_user__customer", "actor_token"]
     ordering = ["-id"]
     date_hierarchy = "created_at"
     fields = list_display
     readonly_fields = fields
+
+    @admin.display(description="by")
+    def actor(self, entry):
+        return actor_text(entry)
 
     @admin.display(description="purchase", ordering="purchase")
     def purchase_link(self, entry):
@@ -258,3 +300,43 @@ class ApiTokenAdmin(ReadOnlyAdmin):
     @admin.display(description="active", boolean=True)
     def active(self, token):
         return token.revoked_at is None and token.user.is_active
+
+
+@admin.register(CredentialEvent)
+class CredentialEventAdmin(ReadOnlyAdmin):
+    """Keys and tokens created and revoked, and who did it."""
+
+    list_display = [
+        "id",
+        "kind",
+        "subject",
+        "token_prefix",
+        "actor",
+        "created_at",
+    ]
+    list_filter = ["kind", "created_at"]
+    search_fields = [
+        "subject__username",
+        "subject__customer__name",
+        "token__prefix",
+        "actor_user__username",
+        "actor_token__prefix",
+    ]
+    list_select_related = [
+        "subject",
+        "token",
+        "actor_user__customer",
+        "actor_token",
+    ]
+    ordering = ["-id"]
+    date_hierarchy = "created_at"
+    fields = list_display
+    readonly_fields = fields
+
+    @admin.display(description="token")
+    def token_prefix(self, event):
+        return f"{event.token.prefix}…" if event.token_id else "every key"
+
+    @admin.display(description="by")
+    def actor(self, event):
+        return actor_text(event)

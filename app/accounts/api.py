@@ -1,8 +1,10 @@
 """HTTP for customers, deposits, ledgers and operator tokens."""
 
 from django.contrib.auth import authenticate
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -21,9 +23,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import ApiToken
+from accounts.actors import Actor
+from accounts.models import ApiToken, LedgerEntry
 from accounts.permissions import IsOperator, IsOperatorOrCustomer
 from accounts.serializers import (
+    AuditedLedgerEntrySerializer,
+    CredentialEventSerializer,
     CustomerCreatedSerializer,
     CustomerCreateSerializer,
     CustomerSerializer,
@@ -130,7 +135,9 @@ class CustomerViewSet(
     def create(self, request):
         serializer = CustomerCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = services.customer_create(**serializer.validated_data)
+        created = services.customer_create(
+            **serializer.validated_data, actor=Actor.of(request)
+        )
         return Response(_created_payload(created), status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -160,6 +167,7 @@ class CustomerViewSet(
         serializer.is_valid(raise_exception=True)
         customer = services.customer_deposit(
             customer_id=customer.pk,
+            actor=Actor.of(request),
             amount=serializer.validated_data["amount"],
         )
         return Response(CustomerSerializer(customer).data)
@@ -181,7 +189,9 @@ class CustomerViewSet(
     def rotate_key(self, request, pk=None):
         """Revoke the customer's keys and return a new one, shown once."""
         customer = self.get_object()
-        created = services.customer_key_rotate(customer_id=customer.pk)
+        created = services.customer_key_rotate(
+            customer_id=customer.pk, actor=Actor.of(request)
+        )
         return Response(_created_payload(created))
 
     @extend_schema(
@@ -210,7 +220,9 @@ class CustomerViewSet(
     @idempotent
     def revoke_keys(self, request, pk=None):
         customer = self.get_object()
-        revoked = services.customer_keys_revoke(customer_id=customer.pk)
+        revoked = services.customer_keys_revoke(
+            customer_id=customer.pk, actor=Actor.of(request)
+        )
         return Response({"id": customer.pk, "revoked_keys": revoked})
 
     @extend_schema(
@@ -330,7 +342,10 @@ class HouseDepositView(APIView):
     def post(self, request):
         serializer = DepositSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.house_deposit(amount=serializer.validated_data["amount"])
+        services.house_deposit(
+            amount=serializer.validated_data["amount"],
+            actor=Actor.of(request),
+        )
         return Response(
             HouseSerializer(
                 order_selectors.house_summary(), context={"request": request}
@@ -354,6 +369,70 @@ class HouseLedgerView(generics.ListAPIView):
         responses={
             200: HouseLedgerEntrySerializer(many=True),
             **errors(*READ_ERRORS, 404),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class LedgerAuditView(generics.ListAPIView):
+    permission_classes = [IsOperator]
+    serializer_class = AuditedLedgerEntrySerializer
+
+    def get_queryset(self):
+        return selectors.ledger_audited(filters=self.request.query_params)
+
+    @extend_schema(
+        summary="Every customer's ledger, with who moved the money "
+        "(operator)",
+        description=(
+            "Each entry names its `actor`: the operator or customer who "
+            "made the request (with its token's prefix; none for a browser "
+            "session), or `service` for what the worker did (refunds of "
+            "failed purchases). Filter by `customer`, `actor` (a user id) "
+            "and `kind`."
+        ),
+        parameters=[
+            OpenApiParameter("customer", OpenApiTypes.INT),
+            OpenApiParameter(
+                "actor", OpenApiTypes.INT, description="A user id."
+            ),
+            OpenApiParameter(
+                "kind", OpenApiTypes.STR, enum=LedgerEntry.Kind.values
+            ),
+        ],
+        responses={
+            200: AuditedLedgerEntrySerializer(many=True),
+            **errors(400, *READ_ERRORS, 404),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CredentialEventView(generics.ListAPIView):
+    permission_classes = [IsOperator]
+    serializer_class = CredentialEventSerializer
+
+    def get_queryset(self):
+        return selectors.credential_events(filters=self.request.query_params)
+
+    @extend_schema(
+        summary="Keys and tokens created and revoked, and by whom "
+        "(operator)",
+        parameters=[
+            OpenApiParameter(
+                "subject",
+                OpenApiTypes.INT,
+                description="The user id whose credential it is.",
+            ),
+            OpenApiParameter(
+                "actor", OpenApiTypes.INT, description="A user id."
+            ),
+        ],
+        responses={
+            200: CredentialEventSerializer(many=True),
+            **errors(400, *READ_ERRORS, 404),
         },
     )
     def get(self, request, *args, **kwargs):
@@ -421,5 +500,7 @@ class TokenView(APIView):
     def delete(self, request):
         if not isinstance(request.auth, ApiToken):
             raise InvalidInput("This request carries no token to revoke.")
-        services.api_token_revoke(token_id=request.auth.pk)
+        services.api_token_revoke(
+            token_id=request.auth.pk, actor=Actor.of(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

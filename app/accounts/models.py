@@ -5,6 +5,33 @@ from django.db import models
 from django.db.models import Q
 
 
+class ActorFields(models.Model):
+    """Who did it: the user who acted and the token (operator token or
+    customer key) the request carried; the user alone for a browser
+    session; neither for the service itself (the worker's refunds and
+    the house's top-ups)."""
+
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    actor_token = models.ForeignKey(
+        "accounts.ApiToken",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
 class Customer(models.Model):
     """A holder of a USD balance. Its credentials belong to ``user``."""
 
@@ -33,7 +60,7 @@ class Customer(models.Model):
         return f"{self.name} (#{self.pk})"
 
 
-class LedgerEntry(models.Model):
+class LedgerEntry(ActorFields):
     """One change of a customer's balance, signed, with the result."""
 
     class Kind(models.TextChoices):
@@ -115,7 +142,7 @@ class House(models.Model):
         return "the house"
 
 
-class HouseLedgerEntry(models.Model):
+class HouseLedgerEntry(ActorFields):
     """One change of the house's balance, signed, with the result."""
 
     class Kind(models.TextChoices):
@@ -201,3 +228,35 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix}… of {self.user}"
+
+
+class CredentialEvent(ActorFields):
+    """A credential created or revoked, with who did it: the audit trail
+    of keys and tokens beside the ledger's of money."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER_KEY_CREATED = "customer_key_created"
+        CUSTOMER_KEY_ROTATED = "customer_key_rotated"
+        CUSTOMER_KEYS_REVOKED = "customer_keys_revoked"
+        OPERATOR_TOKEN_ISSUED = "operator_token_issued"
+        TOKEN_REVOKED = "token_revoked"
+
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    # Whose credential it is, and the one created or revoked (none when
+    # every key of a customer was revoked at once).
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="credential_events",
+    )
+    token = models.ForeignKey(
+        ApiToken,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.kind} of {self.subject}"

@@ -3,7 +3,12 @@ from decimal import Decimal
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from accounts.models import Customer, HouseLedgerEntry, LedgerEntry
+from accounts.models import (
+    CredentialEvent,
+    Customer,
+    HouseLedgerEntry,
+    LedgerEntry,
+)
 from core.money import MAX_BALANCE
 from core.serializers import (
     BrowsableLinksMixin,
@@ -97,9 +102,38 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+class ActorSerializer(serializers.Serializer):
+    """Who did it: ``operator``, ``customer`` (the user and, when the
+    request carried one, the prefix of its token or key), or
+    ``service`` (the worker: refunds of failed purchases, top-ups)."""
+
+    role = serializers.ChoiceField(["operator", "customer", "service"])
+    user_id = serializers.IntegerField(allow_null=True)
+    username = serializers.CharField(allow_null=True)
+    token = serializers.CharField(allow_null=True)
+
+    def to_representation(self, row):
+        user = row.actor_user
+        if user is None:
+            role = "service"
+        elif getattr(user, "customer", None) is not None:
+            role = "customer"
+        else:
+            role = "operator"
+        token = row.actor_token
+        return {
+            "role": role,
+            "user_id": row.actor_user_id,
+            "username": user.username if user else None,
+            "token": f"{token.prefix}…" if token else None,
+        }
+
+
 class HouseLedgerEntrySerializer(
     BrowsableLinksMixin, serializers.ModelSerializer
 ):
+    actor = ActorSerializer(source="*", read_only=True)
+
     class Meta:
         model = HouseLedgerEntry
         fields = [
@@ -108,6 +142,7 @@ class HouseLedgerEntrySerializer(
             "amount",
             "balance_after",
             "purchase_id",
+            "actor",
             "created_at",
         ]
         read_only_fields = fields
@@ -133,3 +168,36 @@ class HouseSerializer(BrowsableLinksMixin, serializers.Serializer):
             "ledger_url": reverse("house-ledger", request=request),
             "deposit_url": reverse("house-deposit", request=request),
         }
+
+
+class AuditedLedgerEntrySerializer(LedgerEntrySerializer):
+    """A ledger entry as operators audit it: whose, and who moved it."""
+
+    actor = ActorSerializer(source="*", read_only=True)
+
+    class Meta(LedgerEntrySerializer.Meta):
+        fields = [
+            "id",
+            "customer_id",
+            "kind",
+            "amount",
+            "balance_after",
+            "order_id",
+            "actor",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CredentialEventSerializer(serializers.ModelSerializer):
+    subject_id = serializers.IntegerField(read_only=True)
+    token = serializers.SerializerMethodField()
+    actor = ActorSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = CredentialEvent
+        fields = ["id", "kind", "subject_id", "token", "actor", "created_at"]
+        read_only_fields = fields
+
+    def get_token(self, event) -> str | None:
+        return f"{event.token.prefix}…" if event.token_id else None

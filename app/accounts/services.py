@@ -4,7 +4,8 @@ Every balance change is a single conditional ``UPDATE ... RETURNING``
 that locks the customer's row, so no update is ever lost and no balance
 goes below zero, paired with its ledger entry in the same transaction:
 credits (deposits, refunds) through ``balance_credit``; an order's debit
-inside the order's own statement (``orders/strategies.py``). The house's
+inside the order's own statement (``orders/strategies.py``). Each entry,
+and each credential created or revoked, records its ``Actor``. The house's
 balance (``House``) changes the same way, through the ``house_*``
 functions, with its own ledger.
 """
@@ -19,9 +20,11 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.actors import SERVICE, Actor
 from accounts.authentication import token_digest, token_generate
 from accounts.models import (
     ApiToken,
+    CredentialEvent,
     Customer,
     House,
     HouseHolding,
@@ -92,7 +95,7 @@ def _house_open_shares_total() -> Decimal:
 
 
 @transaction.atomic
-def house_deposit(*, amount: Decimal) -> House:
+def house_deposit(*, amount: Decimal, actor: Actor = SERVICE) -> House:
     """Fund the house, keeping room for the refund of every open share
     (as ``customer_deposit`` does for a customer's open orders)."""
     require_money(amount)
@@ -119,6 +122,7 @@ def house_deposit(*, amount: Decimal) -> House:
         kind=HouseLedgerEntry.Kind.DEPOSIT,
         amount=amount,
         balance_after=balance,
+        **actor.fields(),
     )
     return House.objects.get(pk=House.ID)
 
@@ -187,17 +191,22 @@ def _open_orders_total(customer_id) -> Decimal:
     ).aggregate(total=Sum("total"))["total"] or Decimal(0)
 
 
-def _api_token_create(*, user, prefix) -> str:
+def _api_token_create(*, user, prefix, kind, actor) -> str:
+    """A new token of ``user``, recorded as a ``kind`` event by
+    ``actor``; the plain key, shown once."""
     raw_key = token_generate(prefix)
-    ApiToken.objects.create(
+    token = ApiToken.objects.create(
         user=user, digest=token_digest(raw_key), prefix=raw_key[:10]
+    )
+    CredentialEvent.objects.create(
+        kind=kind, subject=user, token=token, **actor.fields()
     )
     return raw_key
 
 
 @transaction.atomic
 def customer_create(
-    *, name: str, balance: Decimal | None = None
+    *, name: str, balance: Decimal | None = None, actor: Actor = SERVICE
 ) -> CreatedCustomer:
     """A customer with its opening deposit and a one-time API key."""
     opening = settings.DEFAULT_CUSTOMER_BALANCE if balance is None else balance
@@ -217,13 +226,21 @@ def customer_create(
             kind=LedgerEntry.Kind.DEPOSIT,
             amount=opening,
             balance_after=opening,
+            **actor.fields(),
         )
-    api_key = _api_token_create(user=user, prefix="ck")
+    api_key = _api_token_create(
+        user=user,
+        prefix="ck",
+        kind=CredentialEvent.Kind.CUSTOMER_KEY_CREATED,
+        actor=actor,
+    )
     return CreatedCustomer(customer=customer, api_key=api_key)
 
 
 @transaction.atomic
-def customer_deposit(*, customer_id: int, amount: Decimal) -> Customer:
+def customer_deposit(
+    *, customer_id: int, amount: Decimal, actor: Actor = SERVICE
+) -> Customer:
     """Credit a deposit, keeping room for every refund: the balance plus
     the totals of the customer's open orders stays within what the
     balance column holds, so a failed purchase's refund always fits.
@@ -240,6 +257,7 @@ def customer_deposit(*, customer_id: int, amount: Decimal) -> Customer:
         kind=LedgerEntry.Kind.DEPOSIT,
         amount=amount,
         balance_after=balance,
+        **actor.fields(),
     )
     return Customer.objects.get(pk=customer_id)
 
@@ -260,31 +278,60 @@ def _api_tokens_revoke(*, user_id) -> int:
 
 
 @transaction.atomic
-def customer_key_rotate(*, customer_id: int) -> CreatedCustomer:
+def customer_key_rotate(
+    *, customer_id: int, actor: Actor = SERVICE
+) -> CreatedCustomer:
     """Revoke every key of the customer and issue a new one."""
     customer = _customer_locked(customer_id)
     _api_tokens_revoke(user_id=customer.user_id)
-    api_key = _api_token_create(user=customer.user, prefix="ck")
+    api_key = _api_token_create(
+        user=customer.user,
+        prefix="ck",
+        kind=CredentialEvent.Kind.CUSTOMER_KEY_ROTATED,
+        actor=actor,
+    )
     return CreatedCustomer(customer=customer, api_key=api_key)
 
 
 @transaction.atomic
-def customer_keys_revoke(*, customer_id: int) -> int:
+def customer_keys_revoke(*, customer_id: int, actor: Actor = SERVICE) -> int:
     """Revoke every key of the customer, issuing none: it is locked out
     until an operator rotates its key. How many keys were live."""
     customer = _customer_locked(customer_id)
-    return _api_tokens_revoke(user_id=customer.user_id)
+    revoked = _api_tokens_revoke(user_id=customer.user_id)
+    CredentialEvent.objects.create(
+        kind=CredentialEvent.Kind.CUSTOMER_KEYS_REVOKED,
+        subject_id=customer.user_id,
+        **actor.fields(),
+    )
+    return revoked
 
 
-def api_token_revoke(*, token_id: int) -> bool:
+@transaction.atomic
+def api_token_revoke(*, token_id: int, actor: Actor = SERVICE) -> bool:
     """Revoke one token (the one a request came with); False if it was
     revoked already."""
+    token = ApiToken.objects.filter(pk=token_id).first()
     revoked = ApiToken.objects.filter(
         pk=token_id, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())
+    if revoked:
+        CredentialEvent.objects.create(
+            kind=CredentialEvent.Kind.TOKEN_REVOKED,
+            subject_id=token.user_id,
+            token_id=token_id,
+            **actor.fields(),
+        )
     return bool(revoked)
 
 
+@transaction.atomic
 def operator_token_issue(*, user) -> str:
-    """A new token for a staff user who has proven their password."""
-    return _api_token_create(user=user, prefix="op")
+    """A new token for a staff user who has proven their password: the
+    operator is its own actor."""
+    return _api_token_create(
+        user=user,
+        prefix="op",
+        kind=CredentialEvent.Kind.OPERATOR_TOKEN_ISSUED,
+        actor=Actor(user_id=user.pk),
+    )

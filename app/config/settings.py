@@ -393,6 +393,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three models have a "kind": each its own enum in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "LedgerEntryKindEnum": "accounts.models.LedgerEntry.Kind",
+        "HouseLedgerEntryKindEnum": "accounts.models.HouseLedgerEntry.Kind",
+        "CredentialEventKindEnum": "accounts.models.CredentialEvent.Kind",
+    },
 }
 
 # LOG_FORMAT=json: one JSON object per line (core/logging.py).

@@ -8,10 +8,12 @@ from drf_spectacular.views import (
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import (
+    CredentialEventView,
     CustomerViewSet,
     HouseDepositView,
     HouseLedgerView,
     HouseView,
+    LedgerAuditView,
     TokenView,
 )
 from core.api import HealthView, PingView
@@ -43,6 +45,12 @@ urlpatterns = [
         "api/house/deposit/", HouseDepositView.as_view(), name="house-deposit"
     ),
     path("api/house/ledger/", HouseLedgerView.as_view(), name="house-ledger"),
+    path("api/ledger/", LedgerAuditView.as_view(), name="ledger-audit"),
+    path(
+        "api/credential-events/",
+        CredentialEventView.as_view(),
+        name="credential-events",
+    ),
     # Every login path under the same limits (core.throttling); the
     # token endpoint's name limit is its own DRF throttle.
     path(

@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from accounts.actors import Actor
 from accounts.permissions import (
     IsOperator,
     IsOperatorOrCustomer,
@@ -231,6 +232,7 @@ class OrderViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         order = services.order_place(
+            actor=Actor.of(request),
             customer_id=_customer_id_for(
                 request.user, data.get("customer_id")
             ),
@@ -274,7 +276,9 @@ class OrderViewSet(
     @idempotent
     def cancel(self, request, pk=None):
         order = self.get_object()
-        order = services.order_cancel(order_id=order.pk)
+        order = services.order_cancel(
+            order_id=order.pk, actor=Actor.of(request)
+        )
         return Response(order_data(order))
 
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
+from accounts.actors import SERVICE, Actor
 from accounts.models import Customer, LedgerEntry
 from accounts.services import balance_credit, house_holding_add, house_refund
 from core.errors import (
@@ -45,7 +46,13 @@ def crypto_get(*, symbol: str, fresh: bool = False) -> Crypto:
     return crypto
 
 
-def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
+def order_place(
+    *,
+    customer_id: int,
+    symbol: str,
+    amount: Decimal,
+    actor: Actor = SERVICE,
+) -> Order:
     """Debit the customer and write the order, all or nothing.
 
     The strategy writes it in one statement, its own transaction (a
@@ -73,6 +80,7 @@ def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
                 crypto=crypto,
                 amount=amount,
                 total=total,
+                actor=actor,
             )
         except OrderNotWritten:
             if not Customer.objects.filter(pk=customer_id).exists():
@@ -87,7 +95,7 @@ def order_place(*, customer_id: int, symbol: str, amount: Decimal) -> Order:
 
 
 @transaction.atomic
-def order_cancel(*, order_id: int) -> Order:
+def order_cancel(*, order_id: int, actor: Actor = SERVICE) -> Order:
     """Take a pending order out of its pool and refund it, in one
     transaction; ``OrderNotCancellable`` once it is in a purchase.
 
@@ -124,6 +132,7 @@ def order_cancel(*, order_id: int) -> Order:
         amount=order.total,
         balance_after=balance,
         order=order,
+        **actor.fields(),
     )
     # The pool waits since its oldest remaining order, if any.
     oldest = Order.objects.filter(

@@ -21,6 +21,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from accounts.actors import SERVICE, Actor
 from core.prepared import PreparedStatement
 from orders import pool
 from orders.doorbell import purchase_ring_on_commit
@@ -50,9 +51,10 @@ _ORDER_AND_ENTRY = """
     ),
     entry AS (
         INSERT INTO accounts_ledgerentry (
-            customer_id, kind, amount, balance_after, order_id, created_at)
+            customer_id, kind, amount, balance_after, order_id,
+            actor_user_id, actor_token_id, created_at)
         SELECT debit.id, 'order', -%(total)s, debit.balance, new_order.id,
-               now()
+               %(actor_user_id)s, %(actor_token_id)s, now()
         FROM debit, new_order
     )"""
 
@@ -105,6 +107,8 @@ _ORDER_PARAMS = [
     ("price", "numeric"),
     ("total", "numeric"),
     ("status", "varchar"),
+    ("actor_user_id", "bigint"),
+    ("actor_token_id", "bigint"),
 ]
 LARGE_ORDER = PreparedStatement(
     "order_large",
@@ -130,12 +134,14 @@ class OrderStrategy(ABC):
         crypto: Crypto,
         amount: Decimal,
         total: Decimal,
+        actor: Actor = SERVICE,
     ) -> Order:
-        """Debit the customer, write the order and its ledger entry, and
-        start its way to the exchange. Runs in the caller's transaction."""
+        """Debit the customer, write the order and its ledger entry (by
+        ``actor``), and start its way to the exchange. Runs in the
+        caller's transaction."""
 
     def _write(
-        self, statement, *, customer_id, crypto, amount, total, **extra
+        self, statement, *, customer_id, crypto, amount, total, actor, **extra
     ):
         """Run the order's statement; the order as written, and the
         pool's pending total (None when the statement has no pool).
@@ -150,6 +156,8 @@ class OrderStrategy(ABC):
             price=crypto.price,
             total=total,
             status=self.status,
+            actor_user_id=actor.user_id,
+            actor_token_id=actor.token_id,
             **extra,
         )
         if row is None:
@@ -181,13 +189,14 @@ class LargeOrderStrategy(OrderStrategy):
     BEGIN and COMMIT on the busiest path of the service.
     """
 
-    def execute(self, *, customer_id, crypto, amount, total):
+    def execute(self, *, customer_id, crypto, amount, total, actor=SERVICE):
         order, _ = self._write(
             LARGE_ORDER,
             customer_id=customer_id,
             crypto=crypto,
             amount=amount,
             total=total,
+            actor=actor,
             client_order_id=uuid.uuid4(),
         )
         purchase_ring_on_commit(order.purchase_id)
@@ -208,13 +217,14 @@ class SmallOrderStrategy(OrderStrategy):
 
     status = Order.Status.PENDING
 
-    def execute(self, *, customer_id, crypto, amount, total):
+    def execute(self, *, customer_id, crypto, amount, total, actor=SERVICE):
         order, pending = self._write(
             SMALL_ORDER,
             customer_id=customer_id,
             crypto=crypto,
             amount=amount,
             total=total,
+            actor=actor,
         )
         if pending >= settings.PURCHASE_THRESHOLD:
             try:
