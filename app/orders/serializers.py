@@ -60,7 +60,10 @@ def pool_progress(order) -> dict | None:
             Pool.objects.filter(crypto_id=order.crypto_id)
             .values_list("pending_total", "waiting_since")
             .first()
-        )
+        ) or (None, None)
+    if pending is None or since is None:
+        # No pool row: only books edited behind the services' back.
+        pending, since = order.total, order.created_at
     due = house_top_up_due(since)
     return {
         "pending_total": _decimal(pending, 2),
