@@ -1192,11 +1192,25 @@ def wrk_run(
         "cpu_percent": cpu_delta(before, after),
         "connections_per_web_worker": spread,
     }
+    run["cpu_ms_per_request"] = cost_per_request(run)
     if waited:
         run["waited_for_quiet_seconds"] = waited
     if data["bad_sample"]:
         run["error_sample"] = data["bad_sample"]
     return run
+
+
+# The processes whose CPU an order (or a ping) costs.
+COST_ROLES = ("web", "pg", "redis", "rq")
+
+
+def cost_per_request(run):
+    """CPU milliseconds each kind of process spent per answered request:
+    the figure that survives a noisy machine, unlike requests/s."""
+    if not run["rps"]:
+        return {role: None for role in COST_ROLES}
+    cpu = run["cpu_percent"]
+    return {role: round(cpu[role] * 10 / run["rps"], 3) for role in COST_ROLES}
 
 
 def say_run(label, run):
@@ -1211,6 +1225,13 @@ def say_run(label, run):
         f"machine {cpu['machine']:.0f}  conns/worker "
         f"{'/'.join(map(str, run['connections_per_web_worker']))}"
     )
+    cost = run["cpu_ms_per_request"]
+    if cost["web"] is not None:
+        say(
+            f"        CPU ms per request: web {cost['web']:.3f} "
+            f"pg {cost['pg']:.3f} redis {cost['redis']:.3f} "
+            f"rq {cost['rq']:.3f}"
+        )
     if run.get("error_sample"):
         say(f"        first bad answer: {run['error_sample'][:200]}")
 
@@ -1437,6 +1458,7 @@ def wrk_point(ctx, label, script, path, conns, script_args=(), profile=None):
             "p99_ms": run["latency_ms"]["p99"],
             "connections_per_web_worker": run["connections_per_web_worker"],
             "other_cpu_percent": run["cpu_percent"]["other"],
+            "cpu_ms_per_request": run["cpu_ms_per_request"],
         }
         for run in attempts
     ]
@@ -1825,13 +1847,21 @@ def spread(run):
     return "/".join(map(str, run.get("connections_per_web_worker", [])))
 
 
+def cost_text(run):
+    cost = run.get("cpu_ms_per_request")
+    if not cost or cost["web"] is None:
+        return "-"
+    return "/".join(f"{cost[role]:.2f}" for role in COST_ROLES)
+
+
 def table_lines(results):
     phases = results["phases"]
     lines = []
     head = (
         f"{'phase':8} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
         f"{'p99 ms':>9} {'errors':>7} {'vs ping':>8}  "
-        f"{'cpu% web/pg/wrk/other':>22}  {'conns/worker':>12}"
+        f"{'cpu% web/pg/wrk/other':>22}  {'conns/worker':>12}  "
+        f"{'CPU ms/req web/pg/redis/rq':>27}"
     )
     lines += [head, "-" * len(head)]
     for name in ("ping", "orders", "hot", "big"):
@@ -1846,7 +1876,7 @@ def table_lines(results):
                 f"{(f'{ratio:.2f}' if ratio else '-'):>8}  "
                 f"{cpu['web']:>7.0f}/{cpu['pg']:.0f}/{cpu['wrk']:.0f}/"
                 f"{cpu['other'] + cpu['pg other']:<4.0f}"
-                f"{spread(run):>10}"
+                f"{spread(run):>10}  {cost_text(run):>27}"
             )
     big = phases.get("big", {})
     if big.get("seed"):

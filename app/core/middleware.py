@@ -1,7 +1,12 @@
-"""Errors raised outside DRF's views still answer the JSON envelope."""
+"""Errors raised outside DRF's views still answer the JSON envelope; the
+Content-Security-Policy header is built once."""
 
 import logging
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CSPMiddleware
+from csp.utils import build_policy
+from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
     PermissionDenied,
@@ -54,3 +59,52 @@ class JsonErrorMiddleware:
         return json_error(
             500, ErrorCode.SERVER_ERROR, "Internal server error."
         )
+
+
+# What a view or a template may set to change the policy of one answer.
+_PER_RESPONSE = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_exempt",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+    "_csp_exempt_ro",
+)
+
+
+class StaticPolicyCSPMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the policy built once per process.
+
+    The service's policy has no nonce, no excluded paths and no per-view
+    changes, yet django-csp builds it anew for every answer (0.13 ms, as
+    much as a quarter of the Python of an order's request). An answer
+    that does change it (a nonce asked for, a decorator's changes) goes
+    through django-csp as before."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        static = not any(
+            (getattr(settings, name, None) or {}).get("EXCLUDE_URL_PREFIXES")
+            for name in (
+                "CONTENT_SECURITY_POLICY",
+                "CONTENT_SECURITY_POLICY_REPORT_ONLY",
+            )
+        )
+        self.policy = build_policy() if static else None
+        self.policy_ro = build_policy(report_only=True) if static else None
+
+    def process_response(self, request, response):
+        if (
+            self.policy is None
+            or settings.DEBUG
+            or getattr(request, "_csp_nonce", None) is not None
+            or any(hasattr(response, name) for name in _PER_RESPONSE)
+        ):
+            return super().process_response(request, response)
+        if self.policy and HEADER not in response:
+            response[HEADER] = self.policy
+        if self.policy_ro and HEADER_REPORT_ONLY not in response:
+            response[HEADER_REPORT_ONLY] = self.policy_ro
+        return response

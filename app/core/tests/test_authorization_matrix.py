@@ -28,6 +28,7 @@ UNAUTH = (401, "not_authenticated")
 DENIED = (403, "permission_denied")
 NOT_FOUND = (404, "not_found")
 NOT_ALLOWED = (405, "method_not_allowed")
+NOT_CANCELLABLE = (409, "order_not_cancellable")
 CSRF = DENIED
 LOGIN = "login"
 
@@ -88,11 +89,13 @@ TABLE = [
         {"amount": "1.00"},
         (UNAUTH, UNAUTH, DENIED, DENIED, OK, CSRF),
     ),
+    # The deposit form's page is for a person in the browsable API; a
+    # JSON client still gets 405 (a customer, 403: not its action).
     (
         "get",
         "/api/customer/{customer}/deposit/",
         None,
-        (UNAUTH, UNAUTH, *[NOT_ALLOWED] * 4),
+        (UNAUTH, UNAUTH, DENIED, DENIED, NOT_ALLOWED, NOT_ALLOWED),
     ),
     (
         "get",
@@ -138,6 +141,52 @@ TABLE = [
         None,
         (UNAUTH, UNAUTH, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, CSRF),
     ),
+    # Cancel: a customer its own pending order; never one in a purchase.
+    (
+        "post",
+        "/api/order/{pending}/cancel/",
+        None,
+        (UNAUTH, UNAUTH, OK, NOT_FOUND, OK, CSRF),
+    ),
+    (
+        "post",
+        "/api/order/{order}/cancel/",
+        None,
+        (UNAUTH, UNAUTH, NOT_CANCELLABLE, NOT_FOUND, NOT_CANCELLABLE, CSRF),
+    ),
+    (
+        "get",
+        "/api/order/{pending}/cancel/",
+        None,
+        (UNAUTH, UNAUTH, *[NOT_ALLOWED] * 4),
+    ),
+    (
+        "get",
+        "/api/customer/{customer}/holdings/",
+        None,
+        (UNAUTH, UNAUTH, OK, NOT_FOUND, OK, OK),
+    ),
+    # The house and the audit trails: operators only.
+    ("get", "/api/house/", None, (UNAUTH, UNAUTH, DENIED, DENIED, OK, OK)),
+    (
+        "post",
+        "/api/house/deposit/",
+        {"amount": "1.00"},
+        (UNAUTH, UNAUTH, DENIED, DENIED, OK, CSRF),
+    ),
+    (
+        "get",
+        "/api/house/ledger/",
+        None,
+        (UNAUTH, UNAUTH, DENIED, DENIED, OK, OK),
+    ),
+    ("get", "/api/ledger/", None, (UNAUTH, UNAUTH, DENIED, DENIED, OK, OK)),
+    (
+        "get",
+        "/api/credential-events/",
+        None,
+        (UNAUTH, UNAUTH, DENIED, DENIED, OK, OK),
+    ),
     # Purchases: operators only.
     ("get", "/api/purchase/", None, (UNAUTH, UNAUTH, DENIED, DENIED, OK, OK)),
     (
@@ -171,7 +220,8 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture
 def world(operator, make_customer):
-    """Alice and Bob, each with an order bought in its own purchase."""
+    """Alice and Bob, each with an order bought in its own purchase and
+    one pending in the ABAN pool."""
     people = {}
     for name in ("alice", "bob"):
         customer = make_customer(name, Decimal("100.00"))
@@ -179,11 +229,16 @@ def world(operator, make_customer):
             customer_id=customer.pk, symbol="ETH", amount=Decimal("0.01")
         )
         assert order.purchase_id is not None
+        pending = order_services.order_place(
+            customer_id=customer.pk, symbol="ABAN", amount=Decimal("0.5")
+        )
+        assert pending.status == "pending"
         people[name] = {
             "customer": customer,
             "ids": {
                 "customer": customer.pk,
                 "order": order.pk,
+                "pending": pending.pk,
                 "purchase": order.purchase_id,
             },
         }
