@@ -81,8 +81,10 @@ HISTORY = [
     ("DOGE", "20"),
 ]
 HISTORY_ORDERS_PER_PURCHASE = 10
-ALL_PHASES = ["ping", "orders", "hot", "big", "burst", "servers"]
-DEFAULT_PHASES = ["ping", "orders", "hot", "big", "burst"]
+ALL_PHASES = ["ping", "orders", "hot", "steady", "big", "burst", "servers"]
+DEFAULT_PHASES = ["ping", "orders", "hot", "steady", "big", "burst"]
+# The 'steady' phase's offered loads, as fractions of the measured maximum.
+STEADY_FRACTIONS = (0.25, 0.5, 0.75)
 # Web servers compared by the 'servers' phase: ("granian" or a gunicorn
 # worker class, processes, threads per process). "granian" is the shipped
 # server (serve.py, WEB_CONCURRENCY x WEB_THREADS; 2x4 is its default);
@@ -1553,6 +1555,64 @@ def phase_hot(ctx):
     ctx.audit("hot")
 
 
+def phase_steady(ctx, keys):
+    """Orders at a constant offered rate (open loop, bench/steady.py) of
+    25%, 50% and 75% of the maximum that wrk measured at 32 connections
+    (measured here if the 'orders' phase did not run): p50, p99 and
+    p99.9 counted from when each request was due."""
+    from steady import steady_run
+
+    best = [
+        run
+        for run in ctx.phase("orders").get("runs", [])
+        if run["connections"] == 32
+    ]
+    if best:
+        maximum = best[0]["rps"]
+    else:
+        ctx.reset()
+        run = wrk_point(
+            ctx,
+            "max",
+            "order.lua",
+            "/api/order/",
+            32,
+            [ctx.keys_file, "mix"],
+        )
+        maximum = run["rps"]
+    ctx.reset()
+    points = []
+    for fraction in STEADY_FRACTIONS:
+        wait_for_quiet(ctx)
+        before = cpu_snapshot(ctx)
+        point = steady_run(
+            host="127.0.0.1",
+            port=ctx.stack.port,
+            keys=keys,
+            rate=maximum * fraction,
+            seconds=ctx.args.duration,
+        )
+        point["cpu_percent"] = cpu_delta(before, cpu_snapshot(ctx))
+        point["rps"] = point["achieved_rps"]
+        point["cpu_ms_per_request"] = cost_per_request(point)
+        point["fraction_of_max"] = fraction
+        lat = point["latency_ms"]
+        say(
+            f"steady  {fraction:.0%} of {maximum:.0f}/s: offered "
+            f"{point['offered_rps']}/s, answered {point['achieved_rps']}/s  "
+            f"p50 {lat['p50']} ms  p99 {lat['p99']} ms  p99.9 "
+            f"{lat['p999']} ms  max {lat['max']} ms  errors "
+            f"{point['errors']}  cpu% other "
+            f"{point['cpu_percent']['other']:.0f}"
+        )
+        points.append(point)
+    phase = ctx.phase("steady")
+    phase["max_rps"] = maximum
+    phase["points"] = points
+    ctx.note_errors("steady", points)
+    ctx.audit("steady")
+
+
 def phase_big(ctx):
     ctx.reset(workers=0)
     count = ctx.args.big_orders
@@ -1877,6 +1937,22 @@ def table_lines(results):
                 f"{cpu['web']:>7.0f}/{cpu['pg']:.0f}/{cpu['wrk']:.0f}/"
                 f"{cpu['other'] + cpu['pg other']:<4.0f}"
                 f"{spread(run):>10}  {cost_text(run):>27}"
+            )
+    steady = phases.get("steady", {})
+    if steady.get("points"):
+        lines.append("")
+        lines.append(
+            f"steady (open loop, latency from when each order was due), "
+            f"max {steady['max_rps']:.0f} orders/s:"
+        )
+        for point in steady["points"]:
+            lat = point["latency_ms"]
+            lines.append(
+                f"  {point['fraction_of_max']:>4.0%} offered "
+                f"{point['offered_rps']:>7.1f}/s answered "
+                f"{point['achieved_rps']:>7.1f}/s  p50 {lat['p50']:>7.2f}  "
+                f"p99 {lat['p99']:>8.2f}  p99.9 {lat['p999']:>8.2f} ms  "
+                f"errors {point['errors']}  CPU ms/req {cost_text(point)}"
             )
     big = phases.get("big", {})
     if big.get("seed"):
@@ -2205,6 +2281,8 @@ def main(argv):
                 phase_orders(ctx)
             elif name == "hot":
                 phase_hot(ctx)
+            elif name == "steady":
+                phase_steady(ctx, keys)
             elif name == "big":
                 phase_big(ctx)
             elif name == "burst":
