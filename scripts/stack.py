@@ -864,6 +864,38 @@ def _banner(port, username, password, urls):
     )
 
 
+def _web_port_taken(host, port):
+    """Why the web server could not have ``host:port`` to itself, or
+    None. Granian listens with SO_REUSEPORT: a second server on a port in
+    use would start without a word and share it with the first. A plain
+    bind fails on a port that anything listens on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    if _port_open(port):
+        return "something answers on it"
+    return None
+
+
+def _refuse_a_taken_port(env):
+    port = env["PORT"]
+    try:
+        number = int(port)
+    except ValueError:
+        raise StackError(f"PORT={port!r} is not a port number") from None
+    reason = _web_port_taken(env["HOST"], number)
+    if reason:
+        raise StackError(
+            f"port {port} is in use (another make run?): {reason}. Stop "
+            "it (Ctrl-C in its terminal), or choose another port: "
+            f"PORT={number + 1} make run"
+        )
+
+
 def web_env(env):
     """``env`` for the web server of ``make run``: on this machine only
     (127.0.0.1) unless ``HOST`` says otherwise (``HOST=0.0.0.0``); the
@@ -880,10 +912,14 @@ def cmd_run(_args):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    # Before anything starts or changes: a second `make run` on the same
+    # port stops here, and leaves the first one alone.
+    env = web_env(dict(os.environ))
+    port = env.setdefault("PORT", "8000")
+    _refuse_a_taken_port(env)
     urls = ensure()
     _static_root()
-    env = web_env(dict(os.environ, **urls))
-    port = env.setdefault("PORT", "8000")
+    env.update(urls)
     python = sys.executable
     manage = [python, str(ROOT / "app" / "manage.py")]
     if os.environ.get("DATABASE_URL"):
@@ -911,6 +947,8 @@ def cmd_run(_args):
     if signals:
         return 0
 
+    # Again, in case another server took the port during the migrations.
+    _refuse_a_taken_port(env)
     commands = {
         "web": [python, str(ROOT / "serve.py")],
         "worker": [*manage, "rqworker", "default"],
