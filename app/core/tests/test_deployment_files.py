@@ -67,3 +67,70 @@ def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path):
     assert config(DJANGO_SECRET_KEY="k" * 50).returncode != 0
     accepted = config(DJANGO_SECRET_KEY="k" * 50, POSTGRES_PASSWORD="p" * 20)
     assert accepted.returncode == 0, accepted.stderr
+
+
+def _services():
+    return yaml.safe_load(COMPOSE.read_text())["services"]
+
+
+def test_every_service_of_the_apps_image_builds_it_never_pulls_it():
+    services = _services()
+    of_the_app = {
+        name: service
+        for name, service in services.items()
+        if service.get("image") == services["app"]["image"]
+    }
+
+    assert set(of_the_app) == {"app", "rqworker"}
+    for name, service in of_the_app.items():
+        assert service["build"]["context"] == ".", name
+        assert service["pull_policy"] == "build", name
+
+
+def test_every_service_has_a_healthcheck_and_waits_for_healthy_ones():
+    services = _services()
+
+    for name, service in services.items():
+        assert service.get("healthcheck", {}).get("test"), name
+        for needed, condition in service.get("depends_on", {}).items():
+            assert needed in services, (name, needed)
+            assert condition == {"condition": "service_healthy"}, (
+                name,
+                needed,
+            )
+    assert services["rqworker"]["healthcheck"]["test"] == [
+        "CMD",
+        "python",
+        "manage.py",
+        "worker_health",
+    ]
+
+
+def _seconds(text):
+    match = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", str(text))
+    assert match and any(match.groups()), text
+    minutes, seconds = (int(part or 0) for part in match.groups())
+    return minutes * 60 + seconds
+
+
+def test_the_stop_grace_outlasts_the_web_servers_own_shutdown():
+    services = _services()
+    kill_after = int(
+        re.search(
+            r"workers_kill_timeout=(\d+)", (ROOT / "serve.py").read_text()
+        ).group(1)
+    )
+
+    assert _seconds(services["app"]["stop_grace_period"]) > kill_after
+    # The worker's warm shutdown finishes an exchange call (5 s).
+    assert _seconds(services["rqworker"]["stop_grace_period"]) > 10
+
+
+def test_a_restart_does_not_reset_the_operators_password():
+    app = _services()["app"]
+
+    # The demo operator is made only when missing (create_demo_operator,
+    # tested in test_operator_credentials.py); no step sets a password.
+    assert "create_demo_operator" in app["command"]
+    assert "changepassword" not in app["command"]
+    assert "createsuperuser" not in app["command"]
