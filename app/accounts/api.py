@@ -41,6 +41,7 @@ from accounts.serializers import (
 )
 from core.errors import InvalidInput
 from core.idempotency import idempotent
+from core.renderers import browsable_page_only
 from core.schema import IDEMPOTENT_POST, READ_ERRORS, errors
 from core.throttling import TokenThrottle
 from orders import selectors as order_selectors
@@ -70,7 +71,7 @@ _API_KEY = "ck_Hq0x5c1H2v7m9Jt3kP8yW4rN6bE2uD1sZ0aQ5fG7hL"
         description="Operators see every customer; a customer, itself.",
         responses={
             200: CustomerSerializer(many=True),
-            **errors(*READ_ERRORS, 404),
+            **errors(400, *READ_ERRORS, 404),
         },
         examples=[OpenApiExample("customer", value=_CUSTOMER)],
     ),
@@ -141,6 +142,7 @@ class CustomerViewSet(
         return Response(_created_payload(created), status.HTTP_201_CREATED)
 
     @extend_schema(
+        methods=["POST"],
         summary="Deposit into a customer's balance (operator)",
         request={"application/json": DepositSerializer},
         responses={
@@ -159,9 +161,20 @@ class CustomerViewSet(
             ),
         ],
     )
-    @action(detail=True, methods=["post"])
-    @idempotent
+    @extend_schema(methods=["GET"], exclude=True)
+    @action(detail=True, methods=["get", "post"])
     def deposit(self, request, pk=None):
+        if request.method == "GET":
+            browsable_page_only(request)
+            return Response(
+                CustomerSerializer(
+                    self.get_object(), context={"request": request}
+                ).data
+            )
+        return self._deposit(request, pk)
+
+    @idempotent
+    def _deposit(self, request, pk=None):
         customer = self.get_object()
         serializer = DepositSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -174,6 +187,10 @@ class CustomerViewSet(
 
     @extend_schema(
         summary="Replace a customer's API key (operator)",
+        description=(
+            "Revokes every key of the customer and answers a new one, "
+            "shown this once."
+        ),
         request=None,
         responses={
             200: CustomerCreatedSerializer,
@@ -233,7 +250,7 @@ class CustomerViewSet(
         ),
         responses={
             200: LedgerEntrySerializer(many=True),
-            **errors(*READ_ERRORS, 404),
+            **errors(400, *READ_ERRORS, 404),
         },
         examples=[
             OpenApiExample(
@@ -338,6 +355,15 @@ class HouseDepositView(APIView):
             OpenApiExample("house", value=_HOUSE, response_only=True),
         ],
     )
+    @extend_schema(exclude=True)
+    def get(self, request):
+        browsable_page_only(request)
+        return Response(
+            HouseSerializer(
+                order_selectors.house_summary(), context={"request": request}
+            ).data
+        )
+
     @idempotent
     def post(self, request):
         serializer = DepositSerializer(data=request.data)
@@ -366,9 +392,14 @@ class HouseLedgerView(generics.ListAPIView):
 
     @extend_schema(
         summary="The house's ledger, newest first (operator)",
+        description=(
+            "Every change of the house's balance: `deposit`, "
+            "`house_top_up` (negative, naming the purchase it paid into) "
+            "and `refund` (a topped-up purchase that failed)."
+        ),
         responses={
             200: HouseLedgerEntrySerializer(many=True),
-            **errors(*READ_ERRORS, 404),
+            **errors(400, *READ_ERRORS, 404),
         },
     )
     def get(self, request, *args, **kwargs):

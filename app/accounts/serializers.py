@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
@@ -19,6 +20,9 @@ from core.serializers import (
 from orders.serializers import HoldingSerializer
 
 
+@extend_schema_serializer(
+    description="A customer's account and its USD balance."
+)
 class CustomerSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     class Meta:
         model = Customer
@@ -47,6 +51,13 @@ class CustomerCreateSerializer(StrictSerializer):
     )
 
 
+@extend_schema_serializer(
+    description=(
+        "A new customer, or one whose key was replaced: `api_key` is "
+        "shown this once (null in an idempotent replay); only its hash is "
+        "kept."
+    )
+)
 class CustomerCreatedSerializer(serializers.ModelSerializer):
     # Null in an idempotent replay: the key is shown once, never stored.
     api_key = serializers.CharField(read_only=True, allow_null=True)
@@ -54,6 +65,9 @@ class CustomerCreatedSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = ["id", "name", "balance", "api_key"]
+        # An answer: every field is always there (read-only fields are
+        # required in the schema; the balance has a default on the model).
+        read_only_fields = fields
 
 
 class DepositSerializer(StrictSerializer):
@@ -65,6 +79,13 @@ class DepositSerializer(StrictSerializer):
     )
 
 
+@extend_schema_serializer(
+    description=(
+        "One change of a balance. `amount` is signed; `balance_after` is "
+        "the balance it left. Kinds: `deposit`, `order` (negative, naming "
+        "the order), `refund` (a failed or cancelled order)."
+    )
+)
 class LedgerEntrySerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     class Meta:
         model = LedgerEntry
@@ -102,10 +123,15 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+@extend_schema_serializer(
+    description=(
+        "Who did it: an `operator` or a `customer` (the user and, when "
+        "the request carried one, the prefix of its token or key), or the "
+        "`service` itself (the worker: refunds of failed purchases, the "
+        "house's top-ups)."
+    )
+)
 class ActorSerializer(serializers.Serializer):
-    """Who did it: ``operator``, ``customer`` (the user and, when the
-    request carried one, the prefix of its token or key), or
-    ``service`` (the worker: refunds of failed purchases, top-ups)."""
 
     role = serializers.ChoiceField(["operator", "customer", "service"])
     user_id = serializers.IntegerField(allow_null=True)
@@ -157,6 +183,13 @@ class HouseLedgerEntrySerializer(
         }
 
 
+@extend_schema_serializer(
+    description=(
+        "The house (the broker's own account): its USD balance, what it "
+        "lacks to top up every pool waiting for it (`short_by`), how many "
+        "purchases it topped up, and the crypto it owns."
+    )
+)
 class HouseSerializer(BrowsableLinksMixin, serializers.Serializer):
     balance = serializers.DecimalField(max_digits=10, decimal_places=2)
     short_by = serializers.DecimalField(max_digits=16, decimal_places=2)

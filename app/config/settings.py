@@ -185,6 +185,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# A login with no `next` lands on the browsable API's root, not on
+# Django's default /accounts/profile/, which the service does not have.
+LOGIN_REDIRECT_URL = "/api/"
 # An operator's browser session lasts a working day, not two weeks.
 SESSION_COOKIE_AGE = int(
     os.environ.get("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60)
@@ -233,7 +236,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The browsable API's pages under the service's name.
+        "DIRS": [APP_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -350,7 +354,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # DRF's, keeping a refused form's input and field messages.
+        "core.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": (
         "core.negotiation.ContentNegotiation"
@@ -358,7 +363,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with no docstring as a description.
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # The client address of a throttle is REMOTE_ADDR unless the service

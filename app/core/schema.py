@@ -8,18 +8,50 @@
   registers itself when this module is imported, which every ``api``
   module does.
 - ``IDEMPOTENCY_KEY`` and the response headers of the contract.
+- ``AutoSchema``: descriptions only from what is written for readers of
+  the API, never from docstrings (which are written for developers).
 """
 
+from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import get_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    extend_schema_serializer,
 )
 from rest_framework import serializers
 
 from core.errors import ErrorCode
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's schema, except that no docstring becomes a
+    description. drf-spectacular describes an operation by its view's
+    docstring and a component by its serializer's, or by the first base
+    class that has one; ours are notes for developers (how a mixin
+    shares fields, what a benchmark measured). A description comes only
+    from ``@extend_schema(description=...)``,
+    ``@extend_schema_serializer(description=...)`` or a field's
+    ``help_text``."""
+
+    def get_description(self):
+        # @extend_schema(description=...) overrides this in a subclass.
+        return ""
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if get_override(serializer, "description") is None:
+            schema.pop("description", None)
+        return schema
+
+    def _map_response_type_hint(self, method):
+        schema = super()._map_response_type_hint(method)
+        if isinstance(schema, dict) and "$ref" not in schema:
+            schema.pop("description", None)
+        return schema
 
 
 class ErrorBodySerializer(serializers.Serializer):
@@ -37,9 +69,11 @@ class ErrorBodySerializer(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    description="Every error answers this, from validation to a server "
+    "fault."
+)
 class ErrorEnvelopeSerializer(serializers.Serializer):
-    """Every error answers this, from validation to a server fault."""
-
     error = ErrorBodySerializer()
 
     class Meta:
@@ -96,7 +130,13 @@ ERROR_EXAMPLES = {
         400,
         "The symbol is not listed",
         _envelope(
-            "unknown_crypto", "'XYZ' is not listed.", {"crypto": ["XYZ"]}
+            "unknown_crypto",
+            "'XYZ' is not listed. Listed: ABAN, BTC, DOGE, ETH, SOL.",
+            {
+                "crypto": [
+                    "'XYZ' is not listed. Listed: ABAN, BTC, DOGE, ETH, SOL."
+                ]
+            },
         ),
     ),
     "not_authenticated": (

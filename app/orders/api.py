@@ -287,7 +287,7 @@ class OrderViewSet(
         summary="List exchange purchases (operator)",
         responses={
             200: PurchaseSerializer(many=True),
-            **errors(*READ_ERRORS, 404),
+            **errors(400, *READ_ERRORS, 404),
         },
         examples=[OpenApiExample("pool purchase", value=_PURCHASE)],
     ),

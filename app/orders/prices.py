@@ -32,3 +32,8 @@ def quote(symbol: str, *, fresh: bool = False) -> Crypto | None:
         refresh()
         crypto = _book.get(symbol)
     return crypto
+
+
+def listed_symbols() -> list[str]:
+    """The symbols of the book as last read, in order."""
+    return sorted(_book)

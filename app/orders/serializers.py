@@ -2,8 +2,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import (
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
+from rest_framework.fields import iter_options
 from rest_framework.reverse import reverse
 
 from accounts.permissions import is_operator
@@ -19,6 +23,9 @@ from orders.models import Crypto, Order, Pool, Purchase
 from orders.pool import house_top_up_due
 
 
+@extend_schema_serializer(
+    description="A listed crypto and its USD price per unit."
+)
 class CryptoSerializer(serializers.ModelSerializer):
     class Meta:
         model = Crypto
@@ -26,20 +33,62 @@ class CryptoSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _price_text(price):
+    if price >= 1:
+        return f"${price:,.2f}"
+    return f"${price.normalize():f}"
+
+
+class CryptoSymbolField(StringField):
+    """A listed crypto's symbol. API clients send the symbol; the
+    browsable API's form offers the listed cryptos, with their prices,
+    as a choice (read when the form is drawn, never for an order)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("style", {"base_template": "select.html"})
+        super().__init__(**kwargs)
+
+    def iter_options(self):
+        return iter_options(
+            {
+                crypto.symbol: (
+                    f"{crypto.symbol}: {crypto.name}, "
+                    f"{_price_text(crypto.price)}"
+                )
+                for crypto in Crypto.objects.order_by("symbol")
+            }
+        )
+
+
+@extend_schema_serializer(
+    description=(
+        "An order: `amount` units of the listed `crypto`, for the "
+        "customer `customer_id` (operators must name it; a customer may "
+        "omit it)."
+    )
+)
 class OrderCreateSerializer(SharedFieldsMixin, StrictSerializer):
-    crypto = StringField(max_length=10)
+    crypto = CryptoSymbolField(max_length=10)
     amount = QuantityField(
         max_total_digits=20,
         decimal_places=10,
         min_value=Decimal("0.0000000001"),
+        # Not "greater than or equal to 1E-10": the smallest amount is a
+        # detail of the precision, "more than nothing" is the rule.
+        error_messages={"min_value": "Ensure this value is greater than 0."},
     )
     customer_id = IdField(required=False)
 
 
+@extend_schema_serializer(
+    description=(
+        "Where a pending order stands: its pool's total against the "
+        "threshold, since when the pool waits (its oldest order's time), "
+        "and when the house completes it (null when the bounded wait is "
+        "off)."
+    )
+)
 class PoolProgressSerializer(serializers.Serializer):
-    """Where a pending order stands: its pool's total against the
-    threshold, since when the pool waits (its oldest order's time), and
-    when the house completes it (null when the bounded wait is off)."""
 
     pending_total = serializers.DecimalField(max_digits=16, decimal_places=2)
     threshold = serializers.DecimalField(max_digits=16, decimal_places=2)
@@ -86,6 +135,15 @@ def pool_progress_text(order, progress) -> str:
     return f"{text}; the house completes it at {clock} UTC"
 
 
+@extend_schema_serializer(
+    description=(
+        "An order. The customer was debited `total` (price x amount, "
+        "rounded up to the cent) when it was placed. `status`: `pending` "
+        "(in its crypto's pool; `pool` says where the pool stands), "
+        "`submitted` (in the purchase `purchase_id`), `completed`, "
+        "`failed` (refunded) or `cancelled` (refunded)."
+    )
+)
 class OrderSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     crypto = serializers.CharField(source="crypto_id", read_only=True)
     pool = serializers.SerializerMethodField()
@@ -135,6 +193,14 @@ class OrderSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
         return links
 
 
+@extend_schema_serializer(
+    description=(
+        "One purchase at the exchange: its orders (`order_ids`) bought "
+        "together, plus the house's share (`house_amount`, `house_total`) "
+        "when the bounded wait topped it up. `client_order_id` identifies "
+        "it at the exchange, which fills it at most once."
+    )
+)
 class PurchaseSerializer(BrowsableLinksMixin, serializers.ModelSerializer):
     crypto = serializers.CharField(source="crypto_id", read_only=True)
     order_ids = serializers.SerializerMethodField()
@@ -199,10 +265,14 @@ def order_data(order) -> dict:
     }
 
 
+@extend_schema_serializer(
+    description=(
+        "What a customer (or the house) owns of one crypto: `amount` and "
+        "`spent` are the sums over its completed orders (shares), "
+        "exactly; `on_the_way` is what is pending or submitted."
+    )
+)
 class HoldingSerializer(serializers.Serializer):
-    """What a customer (or the house) owns of one crypto: ``amount`` and
-    ``spent`` are the sums over completed orders (shares), exactly;
-    ``on_the_way`` is what is pending or submitted."""
 
     crypto = serializers.CharField()
     amount = serializers.DecimalField(max_digits=30, decimal_places=10)

@@ -40,9 +40,9 @@ logger = logging.getLogger(__name__)
 def crypto_get(*, symbol: str, fresh: bool = False) -> Crypto:
     crypto = prices.quote(symbol.strip().upper(), fresh=fresh)
     if crypto is None:
-        raise UnknownCrypto(
-            f"{symbol!r} is not listed.", details={"crypto": [symbol]}
-        )
+        listed = ", ".join(prices.listed_symbols())
+        message = f"{symbol!r} is not listed. Listed: {listed}."
+        raise UnknownCrypto(message, details={"crypto": [message]})
     return crypto
 
 
@@ -84,7 +84,11 @@ def order_place(
             )
         except OrderNotWritten:
             if not Customer.objects.filter(pk=customer_id).exists():
-                raise NotFound("No such customer.") from None
+                # A field of the body, not the URL: 400 naming it.
+                raise InvalidInput(
+                    "No customer has this id.",
+                    details={"customer_id": ["No customer has this id."]},
+                ) from None
             if Crypto.objects.filter(
                 pk=crypto.pk, price=crypto.price
             ).exists():

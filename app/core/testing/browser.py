@@ -48,11 +48,21 @@ def post_html_form(page, base_url, path, fields):
     return ``(status, body)`` of the response the page shows."""
     page.goto(f"{base_url}{path}")
     form = page.locator("#post-object-form form")
-    for name, value in fields.items():
-        form.locator(f"[name={name}]").fill(str(value))
+    fill_form(form, fields)
     with page.expect_navigation():
         form.locator("button[type=submit], button.btn-primary").first.click()
     return shown_response(page)
+
+
+def fill_form(form, fields):
+    """Type each value into its field, or choose it where the field is a
+    choice (the order's crypto)."""
+    for name, value in fields.items():
+        field = form.locator(f"[name={name}]")
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(str(value))
+        else:
+            field.fill(str(value))
 
 
 def shown_response(page):

@@ -89,11 +89,13 @@ TABLE = [
         {"amount": "1.00"},
         (UNAUTH, UNAUTH, DENIED, DENIED, OK, CSRF),
     ),
+    # The deposit form's page is for a person in the browsable API; a
+    # JSON client still gets 405 (a customer, 403: not its action).
     (
         "get",
         "/api/customer/{customer}/deposit/",
         None,
-        (UNAUTH, UNAUTH, *[NOT_ALLOWED] * 4),
+        (UNAUTH, UNAUTH, DENIED, DENIED, NOT_ALLOWED, NOT_ALLOWED),
     ),
     (
         "get",

@@ -1,7 +1,9 @@
 """The original design's flow, in a real browser against the real
 service: an operator logs in to the browsable API, creates a customer
 and places an order through the HTML forms, sees the order in the list,
-and follows its links to the purchase and the customer's ledger.
+and follows its links to the purchase and the customer's ledger. And
+what a newcomer meets first, with no network beyond the service: `/`,
+the API docs, the login, the admin's links, a refused form, the icon.
 
 Headless Chromium (Debian's ``chromium``) driven by Playwright, against
 granian (``serve.py``) and an RQ worker started as processes by the
@@ -13,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import Customer
+from accounts.models import Customer, House
 from core.testing import browser
 from orders.models import Order
 
@@ -156,3 +158,159 @@ def test_operator_sees_a_small_orders_progress_and_cancels_it(
 
     assert Customer.objects.get(pk=customer["id"]).balance == Decimal("100")
     assert_books_balance()
+
+
+def _offline(context, base_url):
+    """Every request to anything but the service fails, as on a machine
+    with no internet access; returns the list of those it refused."""
+    refused = []
+
+    def route(route):
+        url = route.request.url
+        if url.startswith(base_url) or url.startswith("data:"):
+            route.continue_()
+        else:
+            refused.append(url)
+            route.abort()
+
+    context.route("**/*", route)
+    return refused
+
+
+def _form_field(page, name):
+    """``(value, [messages])`` of a field of the page's POST form."""
+    form = page.locator("#post-object-form form")
+    field = form.locator(f"[name={name}]")
+    group = form.locator(".form-group", has=page.locator(f"[name={name}]"))
+    messages = group.locator(".help-block").all_inner_texts()
+    return field.input_value(), [text.strip() for text in messages]
+
+
+def test_a_newcomer_finds_the_way_with_no_network(live, operator):
+    missing = browser.chromium_missing()
+    if missing:
+        pytest.skip(f"no browser for the end-to-end test: {missing}")
+    from playwright.sync_api import sync_playwright
+
+    web = live.web(live.env(live.redis()))
+    base = web.url
+    house_pk = House.objects.get().pk
+    # As make run's demo operator: a superuser, who sees the admin's
+    # models.
+    operator.is_superuser = True
+    operator.save(update_fields=["is_superuser"])
+    with sync_playwright() as playwright:
+        chromium = browser.launch(playwright)
+        context = chromium.new_context()
+        refused = _offline(context, base)
+        page = context.new_page()
+
+        # The API docs render from the service alone: the order endpoint
+        # is there, with its description.
+        page.goto(f"{base}/api/docs/")
+        order_paths = page.locator(
+            ".opblock-summary-path[data-path='/api/order/']"
+        )
+        order_paths.first.wait_for(timeout=30_000)
+        assert order_paths.count() == 2  # GET (list) and POST (place)
+        page.locator("#operations-order-order_create").click()
+        page.locator(
+            "#operations-order-order_create .opblock-description"
+        ).wait_for()
+        assert "Debits the customer" in page.inner_text(
+            "#operations-order-order_create"
+        )
+
+        # `/` leads a person to the browsable API, under the service's
+        # name, listing where to start (the prices first), with an icon.
+        page.goto(f"{base}/")
+        assert page.url == f"{base}/api/"
+        assert "Crypto order service" in page.title()
+        assert page.inner_text(".navbar-brand").strip() == (
+            "Crypto order service"
+        )
+        assert "Django REST framework" not in page.content()
+        status, root = browser.shown_response(page)
+        assert status == 200
+        assert root["crypto"] == f"{base}/api/crypto/"
+        assert {"customer", "order", "docs"} <= set(root)
+        icon = page.locator("link[rel=icon]").get_attribute("href")
+        assert page.request.get(f"{base}{icon}").ok
+        favicon = page.request.get(f"{base}/favicon.ico")
+        assert favicon.ok
+        assert favicon.headers["content-type"].startswith("image/svg")
+
+        # Logging in with no `next` lands on the API's root.
+        page.goto(f"{base}/api-auth/login/")
+        assert "Crypto order service" in page.inner_text("body")
+        page.fill("#id_username", "operator")
+        page.fill("#id_password", "s3cret-pass")
+        with page.expect_navigation():
+            page.click("form [type=submit]")
+        assert page.url == f"{base}/api/"
+
+        status, customer = browser.post_html_form(
+            page, base, "/api/customer/", {"name": "farbod"}
+        )
+        assert status == 201, customer
+
+        # The order form offers the listed cryptos, with their prices.
+        page.goto(f"{base}/api/order/")
+        crypto = page.locator("#post-object-form select[name=crypto]")
+        options = crypto.locator("option").all_inner_texts()
+        assert "ABAN: Aban Tether, $4.00" in options
+        assert len(options) == 5
+
+        # A refused order keeps what was typed, each field's message
+        # beside it.
+        status, refused_order = browser.post_html_form(
+            page,
+            base,
+            "/api/order/",
+            {"crypto": "BTC", "amount": "0", "customer_id": customer["id"]},
+        )
+        assert status == 400
+        assert refused_order["error"]["details"]["amount"] == [
+            "Ensure this value is greater than 0."
+        ]
+        assert _form_field(page, "amount") == (
+            "0",
+            ["Ensure this value is greater than 0."],
+        )
+        assert _form_field(page, "crypto")[0] == "BTC"
+        assert _form_field(page, "customer_id")[0] == str(customer["id"])
+        status, _ = browser.post_html_form(
+            page,
+            base,
+            "/api/order/",
+            {"crypto": "ABAN", "amount": "1", "customer_id": 999999},
+        )
+        assert status == 400
+        assert _form_field(page, "customer_id") == (
+            "999999",
+            ["No customer has this id."],
+        )
+
+        # The admin's "view site" leads to the API; its deposit link
+        # opens the deposit form on the account, not on a 405.
+        page.goto(f"{base}/admin/")
+        with page.expect_navigation():
+            page.click("#user-tools a[href='/api/']")
+        assert page.url == f"{base}/api/"
+        page.goto(f"{base}/admin/accounts/customer/{customer['id']}/change/")
+        with page.expect_navigation():
+            page.click("text=deposit through the API")
+        status, shown = browser.shown_response(page)
+        assert (status, shown["balance"]) == (200, "100.00")
+        status, funded = browser.post_html_form(
+            page, base, page.url.removeprefix(base), {"amount": "25.50"}
+        )
+        assert (status, funded["balance"]) == (200, "125.50")
+        page.goto(f"{base}/admin/accounts/house/{house_pk}/change/")
+        with page.expect_navigation():
+            page.click("text=deposit through the API")
+        status, house = browser.shown_response(page)
+        assert status == 200 and "balance" in house
+        chromium.close()
+
+    assert refused == []

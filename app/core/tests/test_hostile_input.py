@@ -265,31 +265,61 @@ def test_an_id_in_a_body_may_be_a_string_of_ascii_digits(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("digits", ["\u0661", "\uff12", "1_0", "\u00b2"])
-def test_page_size_in_other_digits_is_the_default(
+@pytest.mark.parametrize(
+    "digits", ["\u0661", "\uff12", "1_0", "\u00b2", "0", "-1", "abc", ""]
+)
+def test_a_page_size_that_is_not_1_or_more_is_refused(
     operator_client, make_customer, digits
+):
+    make_customer("a")
+
+    response = operator_client.get(f"/api/customer/?page_size={quote(digits)}")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {
+        "page_size": ["A whole number from 1 to 200."]
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("asked", "given"), [("1", 1), ("2", 2), ("999", 3)])
+def test_a_page_size_of_1_or_more_is_a_page_of_at_most_200(
+    operator_client, make_customer, asked, given
 ):
     for name in ("a", "b", "c"):
         make_customer(name)
 
-    response = operator_client.get(f"/api/customer/?page_size={digits}")
+    response = operator_client.get(f"/api/customer/?page_size={asked}")
 
     assert response.status_code == 200
-    assert len(response.json()["results"]) >= 3
+    assert len(response.json()["results"]) == given
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "position", ["abc", "\u0661", "1.5", "99999999999999999999", "-1"]
 )
-def test_a_forged_cursor_is_not_found(operator_client, alice, position):
+def test_a_forged_cursor_is_a_bad_parameter(operator_client, alice, position):
     cursor = base64.b64encode(f"p={position}".encode()).decode()
     operator_client.raise_request_exception = False
 
     response = operator_client.get(f"/api/order/?cursor={quote(cursor)}")
 
-    assert response.status_code == 404, response.content
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid"
+    assert list(response.json()["error"]["details"]) == ["cursor"]
+
+
+@pytest.mark.django_db
+def test_a_cursor_that_is_not_one_is_a_bad_parameter(operator_client):
+    response = operator_client.get("/api/order/?cursor=not-a-cursor")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {
+        "cursor": [
+            "Invalid cursor: use the `next` or `previous` link of a page."
+        ]
+    }
 
 
 @pytest.mark.django_db

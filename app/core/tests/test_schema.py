@@ -2,6 +2,7 @@
 endpoint, field and error response of the contract, with examples."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -252,3 +253,138 @@ def test_idempotent_posts_describe_the_key_and_the_replay(schema):
             operation["responses"][success]["headers"]
         ), path
         assert "Retry-After" in operation["responses"]["429"]["headers"]
+
+
+def _texts(node, path=""):
+    """Every (where, text) of a description or summary in the schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}/{key}"
+            if key in ("description", "summary") and isinstance(value, str):
+                yield where, value
+            else:
+                yield from _texts(value, where)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _texts(value, f"{path}/{index}")
+
+
+# Words of notes for developers, not for the API's readers.
+IMPLEMENTATION_WORDS = re.compile(
+    r"``|\b(serializers?|DRF|mixin|deep-cop\w*|hot path|instances?|"
+    r"queryset|subclass\w*|docstrings?|bench\w*|CPU|µs|Python|Django|"
+    r"ModelSerializer|per class|thread\w*|selectors?|round trips?)\b",
+    re.IGNORECASE,
+)
+
+
+def _docstrings():
+    """The docstrings of the service's serializers and views."""
+    import inspect
+
+    from accounts import api as accounts_api
+    from accounts import serializers as accounts_serializers
+    from core import api as core_api
+    from core import serializers as core_serializers
+    from orders import api as orders_api
+    from orders import serializers as orders_serializers
+
+    found = set()
+    for module in (
+        accounts_api,
+        accounts_serializers,
+        core_api,
+        core_serializers,
+        orders_api,
+        orders_serializers,
+    ):
+        for _, member in inspect.getmembers(module, inspect.isclass):
+            if member.__module__ == module.__name__ and member.__doc__:
+                found.add(inspect.cleandoc(member.__doc__))
+    return found
+
+
+def test_no_description_is_a_note_for_developers(schema):
+    texts = list(_texts(schema))
+    docstrings = _docstrings()
+
+    assert texts
+    leaks = [
+        (where, text)
+        for where, text in texts
+        if IMPLEMENTATION_WORDS.search(text)
+        or any(doc in text for doc in docstrings)
+    ]
+    assert leaks == []
+
+
+def test_the_main_components_describe_themselves_for_clients(schema):
+    components = schema["components"]["schemas"]
+
+    for name in (
+        "OrderCreateRequest",
+        "Order",
+        "Customer",
+        "CustomerCreated",
+        "LedgerEntry",
+        "Purchase",
+    ):
+        description = components[name].get("description", "")
+        assert description, name
+        assert not IMPLEMENTATION_WORDS.search(description), name
+
+
+def _answer_components(schema):
+    """The names of every component that an answer's body uses."""
+    components = schema["components"]["schemas"]
+    seen, todo = set(), []
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                for media in response.get("content", {}).values():
+                    todo.append(media.get("schema", {}))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if ref:
+                name = ref.split("/")[-1]
+                if name not in seen:
+                    seen.add(name)
+                    todo.append(components[name])
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return {name for name in seen if "properties" in components[name]}
+
+
+def test_every_field_of_an_answer_is_required(schema):
+    components = schema["components"]["schemas"]
+    answers = _answer_components(schema)
+
+    assert {"Order", "CustomerCreated", "PaginatedOrderList"} <= answers
+    optional = {
+        name: sorted(
+            set(components[name]["properties"])
+            - set(components[name].get("required", []))
+        )
+        for name in answers
+    }
+    assert {name: fields for name, fields in optional.items() if fields} == {}
+
+
+def test_pages_refuse_a_bad_cursor_or_page_size_as_documented(schema):
+    for path, operations in schema["paths"].items():
+        operation = operations.get("get", {})
+        names = {
+            parameter["name"] for parameter in operation.get("parameters", [])
+        }
+        if "cursor" not in names:
+            continue
+        page_size = next(
+            parameter
+            for parameter in operation["parameters"]
+            if parameter["name"] == "page_size"
+        )
+        assert page_size["schema"]["minimum"] == 1, path
+        assert "400" in operation["responses"], path

@@ -288,12 +288,18 @@ def test_operator_orders_for_a_customer(
     assert_books_balance()
 
 
-def test_operator_naming_unknown_customer_is_not_found(operator_client):
+def test_operator_naming_unknown_customer_is_refused_by_field(
+    operator_client,
+):
     response = order(
         operator_client, crypto="ABAN", amount="1", customer_id=999999
     )
 
-    assert_error(response, 404, "not_found")
+    # The body's field is wrong, not the URL: 400 naming it.
+    assert_error(response, 400, "invalid")
+    assert response.json()["error"]["details"] == {
+        "customer_id": ["No customer has this id."]
+    }
     assert not Order.objects.exists()
     assert not LedgerEntry.objects.exists()
 
@@ -305,7 +311,25 @@ def test_unknown_crypto_is_refused(make_customer, client_for):
     response = order(client_for(alice), crypto="XRP", amount="1")
 
     assert_error(response, 400, "unknown_crypto")
+    # It says what would do.
+    said = "'XRP' is not listed. Listed: ABAN, BTC, DOGE, ETH, SOL."
+    assert response.json()["error"]["message"] == said
+    assert response.json()["error"]["details"] == {"crypto": [said]}
     assert books(alice) == before
+
+
+@pytest.mark.parametrize("amount", ["0", "-1", "0.0000000000", 0])
+def test_an_amount_of_nothing_is_refused_as_not_above_zero(
+    make_customer, client_for, amount
+):
+    alice = make_customer("alice")
+
+    response = order(client_for(alice), crypto="ABAN", amount=amount)
+
+    assert_error(response, 400, "invalid")
+    assert response.json()["error"]["details"]["amount"] == [
+        "Ensure this value is greater than 0."
+    ]
 
 
 def test_insufficient_funds_is_refused_and_writes_nothing(
