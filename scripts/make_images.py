@@ -12,6 +12,8 @@ Nothing is drawn by hand::
   chromium``, driven by Playwright) logs in to the browsable API as the
   operator, creates the original design's customer and places its order
   through the HTML forms, then opens the order once the worker bought it.
+- ``img/browsable_api_refused.png``: the order form after a refused
+  order (an amount of 0): what was typed, and the field's message.
 - ``img/worker_log.png``: the worker's real output of that run, shown
   as a terminal page and photographed by the same browser.
 
@@ -169,6 +171,19 @@ def _shoot_response(page, name):
     say(f"wrote {target.relative_to(ROOT)}")
 
 
+def _shoot_form(page, name):
+    """The page down to the end of its POST form (a refused one)."""
+    box = page.locator("#post-object-form").bounding_box()
+    height = int(box["y"] + box["height"] + 24)
+    target = IMG / name
+    page.screenshot(
+        path=str(target),
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height},
+    )
+    say(f"wrote {target.relative_to(ROOT)}")
+
+
 TERMINAL_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <style>
@@ -231,6 +246,20 @@ def make_screenshots():
             )
             assert status == 201, customer
             _shoot_response(page, "browsable_api_customer.png")
+
+            # A refused order: the form keeps its input, with the message.
+            status, _ = browser.post_html_form(
+                page,
+                base,
+                "/api/order/",
+                {
+                    "crypto": "ABAN",
+                    "amount": "0",
+                    "customer_id": customer["id"],
+                },
+            )
+            assert status == 400
+            _shoot_form(page, "browsable_api_refused.png")
 
             # The original design's order: $6 of ABAN joins the pool...
             order_form = {
