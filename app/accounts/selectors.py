@@ -3,7 +3,7 @@ decides which customers and ledger entries a principal may see."""
 
 from accounts.models import CredentialEvent, Customer, LedgerEntry
 from accounts.permissions import is_operator, principal_customer
-from core.errors import InvalidInput
+from core.filters import QueryFilters
 
 
 def customers_visible_to(user):
@@ -19,55 +19,38 @@ def ledger_of(customer):
     return LedgerEntry.objects.filter(customer=customer)
 
 
-def _id_filter(filters, name, errors):
-    value = filters.get(name)
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit()) or int(value) > 2**63 - 1:
-        errors[name] = ["Must be an id."]
-        return None
-    return int(value)
-
-
 def ledger_audited(*, filters):
     """Every customer's ledger entries with their actors, for operators,
     filtered by customer, actor (a user id) and kind."""
-    errors = {}
+    filters = QueryFilters(filters)
     entries = LedgerEntry.objects.select_related(
         "actor_user__customer", "actor_token"
     )
-    customer = _id_filter(filters, "customer", errors)
+    customer = filters.id("customer")
     if customer is not None:
         entries = entries.filter(customer_id=customer)
-    actor = _id_filter(filters, "actor", errors)
+    actor = filters.id("actor")
     if actor is not None:
         entries = entries.filter(actor_user_id=actor)
-    kind = filters.get("kind")
-    if kind:
-        if kind not in LedgerEntry.Kind.values:
-            errors["kind"] = [
-                f"Must be one of: {', '.join(LedgerEntry.Kind.values)}."
-            ]
-        else:
-            entries = entries.filter(kind=kind)
-    if errors:
-        raise InvalidInput(details=errors)
+    kind = filters.choice("kind", LedgerEntry.Kind.values)
+    if kind is not None:
+        entries = entries.filter(kind=kind)
+    filters.raise_if_bad()
     return entries.order_by("-id")
 
 
 def credential_events(*, filters):
     """Credential events with their actors, for operators, filtered by
     whose credential (``subject``, a user id) and actor."""
-    errors = {}
+    filters = QueryFilters(filters)
     events = CredentialEvent.objects.select_related(
         "token", "actor_user__customer", "actor_token"
     )
-    subject = _id_filter(filters, "subject", errors)
+    subject = filters.id("subject")
     if subject is not None:
         events = events.filter(subject_id=subject)
-    actor = _id_filter(filters, "actor", errors)
+    actor = filters.id("actor")
     if actor is not None:
         events = events.filter(actor_user_id=actor)
-    if errors:
-        raise InvalidInput(details=errors)
+    filters.raise_if_bad()
     return events.order_by("-id")

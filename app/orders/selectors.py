@@ -7,8 +7,7 @@ from django.db.models import F, Prefetch, Q, Sum
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
 from accounts.permissions import is_operator, principal_customer
-from core.errors import InvalidInput
-from core.serializers import parse_id
+from core.filters import QueryFilters
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.pool import house_share, pools_overdue
 
@@ -38,34 +37,24 @@ def orders_visible_to(user, *, filters=None):
     return _filtered(orders, filters or {})
 
 
-def _filtered(orders, filters):
-    errors = {}
-    customer = filters.get("customer")
-    if customer:
-        customer_id = parse_id(customer)
-        if customer_id is None:
-            errors["customer"] = ["Must be a customer id."]
-        else:
-            orders = orders.filter(customer_id=customer_id)
-    status = filters.get("status")
-    if status:
-        if status not in Order.Status.values:
-            errors["status"] = [
-                f"Must be one of: {', '.join(Order.Status.values)}."
-            ]
-        else:
-            orders = orders.filter(status=status)
-    crypto = filters.get("crypto")
+def _filtered(orders, params):
+    filters = QueryFilters(params)
+    customer_id = filters.id("customer", message="Must be a customer id.")
+    if customer_id is not None:
+        orders = orders.filter(customer_id=customer_id)
+    status = filters.choice("status", Order.Status.values)
+    if status is not None:
+        orders = orders.filter(status=status)
+    crypto = params.get("crypto")
     if crypto:
         # ASCII before upper(): "ß".upper() is "SS".
         symbol = crypto.strip()
         symbol = symbol.upper() if symbol.isascii() else ""
         if not symbol.isalnum() or len(symbol) > 10:
-            errors["crypto"] = ["Must be a crypto symbol."]
+            filters.errors["crypto"] = ["Must be a crypto symbol."]
         else:
             orders = orders.filter(crypto_id=symbol)
-    if errors:
-        raise InvalidInput(details=errors)
+    filters.raise_if_bad()
     return orders
 
 
