@@ -108,6 +108,15 @@ def _secret_key():
 
 _EMBEDDED = _embedded_services()
 
+# prometheus-client's multiprocess mode (monitoring/multiproc.py): every
+# process of the service on this machine writes its counts into files
+# here, and GET /metrics adds them up. Set before anything imports
+# prometheus_client. One directory per machine or container.
+PROMETHEUS_MULTIPROC_DIR = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "metrics")
+)
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
 SECRET_KEY = _secret_key()
 DEBUG = _env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = [
@@ -213,9 +222,12 @@ INSTALLED_APPS = [
     "accounts",
     "orders",
     "exchange",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts every answer, whichever layer gave it.
+    "monitoring.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Near the top, so that every response has the policy, also one that
     # a middleware below answers (a 400 for a bad Host header).
@@ -463,5 +475,11 @@ PURCHASE_RERING_SECONDS = float(os.environ.get("PURCHASE_RERING_SECONDS", "5"))
 # The bounded wait: a pool whose oldest order waited this long is bought
 # with the house paying the rest of the threshold. "off" disables it.
 POOL_MAX_WAIT_SECONDS = _env_seconds_or_off("POOL_MAX_WAIT_SECONDS", "60")
+# Metrics (monitoring/): the scraper's bearer token for GET /metrics
+# (operators need none); a worker's own metrics listener, off unless a
+# port is given (for a worker with no web server on its machine).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT") or 0) or None
+WORKER_METRICS_HOST = os.environ.get("WORKER_METRICS_HOST") or "127.0.0.1"
 # How long a process may quote a price from memory (see orders/prices.py).
 PRICE_CACHE_SECONDS = float(os.environ.get("PRICE_CACHE_SECONDS", "1"))

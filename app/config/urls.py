@@ -21,6 +21,7 @@ from accounts.api import (
 )
 from core.api import HealthView, PingView
 from core.throttling import login_guarded
+from monitoring.api import MetricsView
 from orders.api import CryptoListView, OrderViewSet, PurchaseViewSet
 
 
@@ -108,6 +109,7 @@ urlpatterns = [
     ),
     path("api/health/", HealthView.as_view(), name="health"),
     path("api/ping/", PingView.as_view(), name="ping"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

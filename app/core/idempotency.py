@@ -26,6 +26,7 @@ from core.errors import (
     exception_handler,
 )
 from core.models import IdempotencyRecord
+from monitoring import metrics
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -60,6 +61,7 @@ def _lock_id(principal, key):
 def _replay(record):
     response = Response(record.body, status=record.status_code)
     response["Idempotent-Replayed"] = "true"
+    metrics.IDEMPOTENT_REPLAYS.inc()
     return response
 
 

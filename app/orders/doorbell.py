@@ -21,6 +21,7 @@ from django.db import transaction
 from redis.exceptions import RedisError
 
 from core.redis_calls import Line, pack
+from monitoring import metrics
 
 logger = logging.getLogger("orders.worker")
 
@@ -64,22 +65,27 @@ def purchase_ring(purchase_id: int, *, force: bool = False) -> bool:
     could not be reached. ``force`` enqueues even if a job is waiting."""
     global _breaker_open_until
     if time.monotonic() < _breaker_open_until:
+        metrics.ring_counted("failed")
         return False
     queue = _queue()
     try:
-        if _marker_set(purchase_id) or force:
+        if not (_marker_set(purchase_id) or force):
+            metrics.ring_counted("skipped")
+        else:
             queue.enqueue(
                 "orders.jobs.purchase_execute",
                 purchase_id,
                 result_ttl=300,
                 failure_ttl=86400,
             )
+            metrics.ring_counted("rung")
             logger.info(
                 "purchase queued: purchase #%s, worker rung",
                 purchase_id,
                 extra={"purchase_id": purchase_id},
             )
     except RedisError as exc:
+        metrics.ring_counted("failed")
         _breaker_open_until = time.monotonic() + BREAKER_SECONDS
         logger.warning(
             "purchase #%s not rung (%s); the sweeper will ring it",

@@ -19,12 +19,19 @@ from exchange.client import (
     buy_from_exchange,
     get_exchange,
 )
+from monitoring import metrics
 from orders import doorbell, services
 
 logger = logging.getLogger("orders.worker")
 
 # Exchange calls of different cryptos that one job runs at once.
 MAX_PARALLEL_CALLS = 8
+# The outcome label of an exchange call that raised.
+_EXCHANGE_OUTCOMES = {
+    ExchangeRejected: "rejected",
+    ExchangeUnavailable: "unavailable",
+    ExchangeTimeout: "timeout",
+}
 
 
 class _LeaseHeartbeat(threading.Thread):
@@ -112,16 +119,27 @@ def _attempt(purchase, owner, absorbed):
             fill = exchange.lookup(client_order_id=client_order_id)
         if fill is None:
             logger.info("exchange call started: %s", tag)
-            fill = buy_from_exchange(
-                purchase.crypto_id, purchase.amount, client_order_id
-            )
+            called = time.monotonic()
+            try:
+                fill = buy_from_exchange(
+                    purchase.crypto_id, purchase.amount, client_order_id
+                )
+            except Exception as exc:
+                metrics.exchange_call_counted(
+                    _EXCHANGE_OUTCOMES.get(type(exc), "error"),
+                    time.monotonic() - called,
+                )
+                raise
+            metrics.exchange_call_counted("filled", time.monotonic() - called)
     except ExchangeRejected as exc:
-        services.purchase_fail(purchase_id=purchase.pk, error=str(exc))
+        if services.purchase_fail(purchase_id=purchase.pk, error=str(exc)):
+            metrics.purchase_finished("failed")
         logger.warning("exchange refused %s: %s; refunded", tag, exc)
         return "failed"
     except (ExchangeUnavailable, ExchangeTimeout) as exc:
         return _after_transient_failure(purchase, owner, tag, exc)
-    services.purchase_complete(purchase_id=purchase.pk)
+    if services.purchase_complete(purchase_id=purchase.pk):
+        metrics.purchase_finished("completed")
     logger.info(
         "exchange call done in %.2fs: %s",
         time.monotonic() - started,
@@ -133,9 +151,10 @@ def _attempt(purchase, owner, absorbed):
 def _after_transient_failure(purchase, owner, tag, exc):
     error = f"{type(exc).__name__}: {exc}"
     if purchase.attempts < settings.PURCHASE_MAX_ATTEMPTS:
-        services.purchase_retry_later(
+        if services.purchase_retry_later(
             purchase_id=purchase.pk, owner=owner, error=error
-        )
+        ):
+            metrics.PURCHASE_RETRIES.inc()
         logger.warning(
             "retry %s/%s of %s after %s",
             purchase.attempts,
@@ -147,8 +166,10 @@ def _after_transient_failure(purchase, owner, tag, exc):
     # Out of attempts. A timeout leaves the outcome unknown: only a fill
     # the exchange denies having is refunded.
     if get_exchange().lookup(client_order_id=str(purchase.client_order_id)):
-        services.purchase_complete(purchase_id=purchase.pk)
+        if services.purchase_complete(purchase_id=purchase.pk):
+            metrics.purchase_finished("completed")
         logger.info("exchange confirms an earlier fill: %s", tag)
         return "completed"
-    services.purchase_fail(purchase_id=purchase.pk, error=error)
+    if services.purchase_fail(purchase_id=purchase.pk, error=error):
+        metrics.purchase_finished("failed")
     return "failed"

@@ -30,6 +30,7 @@ from core.errors import (
     UnknownCrypto,
 )
 from core.money import CENT, MAX_BALANCE, exact_product, order_total
+from monitoring import metrics
 from orders import prices
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.strategies import OrderNotWritten, OrderStrategyFactory
@@ -75,13 +76,15 @@ def order_place(
             raise InsufficientFunds(details={"required": str(total)})
         strategy = OrderStrategyFactory.create_strategy(total)
         try:
-            return strategy.execute(
+            order = strategy.execute(
                 customer_id=customer_id,
                 crypto=crypto,
                 amount=amount,
                 total=total,
                 actor=actor,
             )
+            metrics.order_counted(strategy, "placed")
+            return order
         except OrderNotWritten:
             if not Customer.objects.filter(pk=customer_id).exists():
                 # A field of the body, not the URL: 400 naming it.
@@ -92,6 +95,7 @@ def order_place(
             if Crypto.objects.filter(
                 pk=crypto.pk, price=crypto.price
             ).exists():
+                metrics.order_counted(strategy, "insufficient_funds")
                 raise InsufficientFunds(
                     details={"required": str(total)}
                 ) from None
@@ -145,6 +149,7 @@ def order_cancel(*, order_id: int, actor: Actor = SERVICE) -> Order:
     Pool.objects.filter(crypto_id=crypto_id).update(
         pending_total=F("pending_total") - order.total, waiting_since=oldest
     )
+    transaction.on_commit(lambda: metrics.refunds_counted("order_cancelled"))
     logger.info(
         "order #%s cancelled: %s %s, $%s refunded",
         order.pk,
@@ -312,6 +317,9 @@ def purchase_fail(*, purchase_id: int, error: str) -> bool:
     purchase.orders.update(status=Order.Status.FAILED, updated_at=now)
     if purchase.house_total:
         house_refund(purchase_id=purchase.pk, amount=purchase.house_total)
+    transaction.on_commit(
+        lambda: metrics.refunds_counted("purchase_failed", len(orders))
+    )
     logger.warning(
         "purchase #%s failed for good (%s): refunded %s orders",
         purchase_id,

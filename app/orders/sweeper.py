@@ -16,6 +16,7 @@ import time
 
 from django.db import DatabaseError, connection, transaction
 
+from monitoring import metrics
 from orders import pool, services
 from orders.doorbell import purchase_ring
 
@@ -60,6 +61,7 @@ def _flush_overdue_pools():
             continue
         if outcome.purchase_id is not None:
             _short_logged.pop(crypto_id, None)
+            transaction.on_commit(metrics.HOUSE_TOP_UPS.inc)
             logger.info(
                 "bounded wait: pool %s flushed into purchase #%s, the "
                 "house paying $%s",
@@ -94,5 +96,6 @@ def sweep() -> int:
         if not due or not purchase_ring(due[0], force=True):
             return 0
         services.purchases_mark_rung(purchase_ids=due)
+        transaction.on_commit(lambda: metrics.SWEEPER_RERINGS.inc(len(due)))
         logger.info("sweeper rang for %d purchase(s): %s", len(due), due)
     return len(due)

@@ -16,6 +16,7 @@ It is RQ's forking worker plus two things a broker needs:
 
 import inspect
 import logging
+import os
 import threading
 import time
 import uuid
@@ -26,6 +27,8 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from core.idempotency import idempotency_records_purge
+from monitoring import heartbeat, metrics
+from monitoring import worker as monitoring
 from orders import jobs
 from orders.sweeper import sweep
 
@@ -47,12 +50,17 @@ class SweeperThread(threading.Thread):
         next_purge = 0.0
         while not self.stopped.wait(self.interval):
             try:
+                heartbeat.worker_beat()
+            except Exception as exc:  # noqa: BLE001 - Redis down: no beat
+                logger.debug("no heartbeat: %s", exc)
+            try:
                 close_old_connections()
                 sweep()
                 if time.monotonic() >= next_purge:
                     idempotency_records_purge()
                     next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
             except Exception as exc:  # noqa: BLE001 - keep sweeping
+                metrics.SWEEPER_ERRORS.inc()
                 logger.warning("sweep failed: %s", exc)
                 connection.close()
         connection.close()
@@ -94,6 +102,7 @@ class PurchaseWorker(Worker):
         if not burst:
             sweeper = SweeperThread(settings.SWEEP_INTERVAL_SECONDS)
             sweeper.start()
+            monitoring.listener_start()
         try:
             while True:
                 try:
@@ -110,6 +119,10 @@ class PurchaseWorker(Worker):
         finally:
             if sweeper is not None:
                 sweeper.stopped.set()
+
+    def main_work_horse(self, job, queue):
+        monitoring.work_horse_started(os.getppid())
+        return super().main_work_horse(job, queue)
 
     def perform_job(self, job, queue, execution):
         """In the work horse: a job that is not the service's fails, in
