@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DATA_DIR=/var/lib/crypto \
+    PROMETHEUS_MULTIPROC_DIR=/var/lib/crypto/metrics \
     PORT=8000
 
 WORKDIR /app
