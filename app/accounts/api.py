@@ -340,6 +340,15 @@ class HouseDepositView(APIView):
     permission_classes = [IsOperator]
     serializer_class = DepositSerializer
 
+    @extend_schema(exclude=True)
+    def get(self, request):
+        browsable_page_only(request)
+        return Response(
+            HouseSerializer(
+                order_selectors.house_summary(), context={"request": request}
+            ).data
+        )
+
     @extend_schema(
         summary="Deposit into the house's balance (operator)",
         request={"application/json": DepositSerializer},
@@ -355,15 +364,6 @@ class HouseDepositView(APIView):
             OpenApiExample("house", value=_HOUSE, response_only=True),
         ],
     )
-    @extend_schema(exclude=True)
-    def get(self, request):
-        browsable_page_only(request)
-        return Response(
-            HouseSerializer(
-                order_selectors.house_summary(), context={"request": request}
-            ).data
-        )
-
     @idempotent
     def post(self, request):
         serializer = DepositSerializer(data=request.data)

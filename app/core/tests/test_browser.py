@@ -213,13 +213,13 @@ def test_a_newcomer_finds_the_way_with_no_network(live, operator):
         )
         order_paths.first.wait_for(timeout=30_000)
         assert order_paths.count() == 2  # GET (list) and POST (place)
-        page.locator("#operations-order-order_create").click()
-        page.locator(
-            "#operations-order-order_create .opblock-description"
-        ).wait_for()
-        assert "Debits the customer" in page.inner_text(
-            "#operations-order-order_create"
+        place = page.locator(
+            ".opblock-post",
+            has=page.locator(".opblock-summary-path[data-path='/api/order/']"),
         )
+        place.locator(".opblock-summary").click()
+        place.locator(".opblock-description").wait_for()
+        assert "Debits the customer" in place.inner_text()
 
         # `/` leads a person to the browsable API, under the service's
         # name, listing where to start (the prices first), with an icon.

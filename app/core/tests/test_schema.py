@@ -388,3 +388,20 @@ def test_pages_refuse_a_bad_cursor_or_page_size_as_documented(schema):
         )
         assert page_size["schema"]["minimum"] == 1, path
         assert "400" in operation["responses"], path
+
+
+def test_every_operation_has_a_summary_and_its_refusals(schema):
+    # The ping endpoint is the benchmark's ceiling: no database, no
+    # authentication, nothing to refuse.
+    undescribed = [
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if path != "/api/ping/"
+        and not (
+            operation.get("summary")
+            and any(status >= "400" for status in operation["responses"])
+        )
+    ]
+
+    assert undescribed == []
