@@ -7,11 +7,10 @@ through the environment: ``HOST`` (0.0.0.0), ``PORT`` (8000),
 threads per process, the threads that run Django, 4).
 
 Two processes of four threads, on two cores: the same eight database
-connections as gunicorn's former 4x2 gthread default, and faster
-(``make bench``, 'servers' phase, 32 connections, the order endpoint:
-1,140 orders/s, p99 51 ms, against 855 orders/s, p99 101 ms). Granian
-spreads keep-alive connections over its processes, where a gthread
-process often took them all and ran them on one core.
+connections as gunicorn's former 4x2 gthread default. It replaced
+gunicorn after an alternating comparison (bench/README.md has the
+figures): granian spreads keep-alive connections over its processes,
+where a gthread process often took them all and ran them on one core.
 
 Granian has no per-request timeout (gunicorn's ``timeout`` was not one
 either for gthread workers: it killed a worker whose main loop stopped,

@@ -1,7 +1,8 @@
 """Writes of the order flow: placing an order, and each step of a purchase.
 
-An order goes: ``order_place`` (debit, ledger, order, pool or purchase;
-one transaction) -> the doorbell rings the worker -> ``orders.jobs``
+An order goes: ``order_place`` (debit, ledger, order, pool or purchase:
+one SQL statement, its own transaction in autocommit; the order that
+fills a pool flushes it in a second, short one) -> the doorbell rings the worker -> ``orders.jobs``
 claims the purchase (``purchase_claim``), calls the exchange, and ends it
 with ``purchase_complete``, ``purchase_retry_later`` or ``purchase_fail``
 (which refunds the customers, and the house its share). A pending order

@@ -137,8 +137,9 @@ class OrderStrategy(ABC):
         actor: Actor = SERVICE,
     ) -> Order:
         """Debit the customer, write the order and its ledger entry (by
-        ``actor``), and start its way to the exchange. Runs in the
-        caller's transaction."""
+        ``actor``), and start its way to the exchange, in one statement:
+        its own transaction in autocommit, or a part of the caller's
+        when one is open (an idempotent request's)."""
 
     def _write(
         self, statement, *, customer_id, crypto, amount, total, actor, **extra
