@@ -2,7 +2,8 @@
 
 An order goes: ``order_place`` (debit, ledger, order, pool or purchase:
 one SQL statement, its own transaction in autocommit; the order that
-fills a pool flushes it in a second, short one) -> the doorbell rings the worker -> ``orders.jobs``
+fills a pool flushes it in a second, short one) -> the doorbell rings
+the worker -> ``orders.jobs``
 claims the purchase (``purchase_claim``), calls the exchange, and ends it
 with ``purchase_complete``, ``purchase_retry_later`` or ``purchase_fail``
 (which refunds the customers, and the house its share). A pending order
@@ -88,8 +89,9 @@ def order_place(
             return order
         except OrderNotWritten:
             if not Customer.objects.filter(pk=customer_id).exists():
-                # A field of the body, not the URL: 400 naming it.
-                raise InvalidInput(
+                # The contract's 404 for an unknown id, naming the body's
+                # field, so that it does not read as a wrong URL.
+                raise NotFound(
                     "No customer has this id.",
                     details={"customer_id": ["No customer has this id."]},
                 ) from None

@@ -285,7 +285,7 @@ def test_a_newcomer_finds_the_way_with_no_network(live, operator):
             "/api/order/",
             {"crypto": "ABAN", "amount": "1", "customer_id": 999999},
         )
-        assert status == 400
+        assert status == 404
         assert _form_field(page, "customer_id") == (
             "999999",
             ["No customer has this id."],

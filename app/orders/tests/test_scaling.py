@@ -77,9 +77,7 @@ def test_two_web_servers_and_four_workers_share_the_books(
             with lock:
                 placed.append(body["id"])
 
-    threads = [
-        threading.Thread(target=client, args=(i,)) for i in range(6)
-    ]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -92,9 +90,11 @@ def test_two_web_servers_and_four_workers_share_the_books(
     statuses = set(Order.objects.values_list("status", flat=True))
     assert statuses <= {"completed", "failed", "cancelled"}, statuses
     assert Order.objects.filter(status="failed", crypto_id="SOL").exists()
-    assert not Order.objects.filter(status="failed").exclude(
-        crypto_id="SOL"
-    ).exists()
+    assert (
+        not Order.objects.filter(status="failed")
+        .exclude(crypto_id="SOL")
+        .exists()
+    )
     for purchase in Purchase.objects.exclude(status="failed"):
         fill = SimulatedExchangeOrder.objects.get(
             client_order_id=purchase.client_order_id
