@@ -170,3 +170,24 @@ def test_operators_query_the_ledger_by_actor(
     assert events[0]["actor"]["role"] == "service"  # made by a test
     for path in ("/api/ledger/", "/api/credential-events/"):
         assert client_for(alice).get(path).status_code == 403
+
+
+def test_a_user_or_token_that_moved_money_cannot_be_deleted(
+    operator, operator_client, make_customer
+):
+    """The actor columns are not database foreign keys (their check
+    would lock the user's and the key's rows on every order); Django's
+    PROTECT still keeps who moved money."""
+    from django.db.models import ProtectedError
+
+    alice = make_customer("alice")
+    operator_client.post(
+        f"/api/customer/{alice.pk}/deposit/", {"amount": "5.00"}, format="json"
+    )
+    token = token_of(operator.api_token)
+
+    with pytest.raises(ProtectedError):
+        token.delete()
+    with pytest.raises(ProtectedError):
+        operator.delete()
+    assert LedgerEntry.objects.filter(actor_token=token).count() == 1
