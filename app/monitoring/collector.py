@@ -26,7 +26,7 @@ from accounts.models import House
 from monitoring import heartbeat
 from orders.doorbell import QUEUE_NAME
 from orders.models import Pool, Purchase
-from orders.pool import house_share, house_top_up_due
+from orders.pool import house_needed
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +131,10 @@ class StateCollector:
     def _house(self, pools, balance, now):
         """The house's balance, and what it lacks to top up every pool
         past its bounded wait (as ``GET /api/house/`` says)."""
-        needed = Decimal(0)
-        for _, total, since, price in pools:
-            due = house_top_up_due(since)
-            if due is None or due > now or total <= 0:
-                continue
-            if total < settings.PURCHASE_THRESHOLD:
-                needed += house_share(pending_total=total, price=price).total
+        needed = house_needed(
+            [(total, since, price) for _, total, since, price in pools],
+            now=now,
+        )
         yield GaugeMetricFamily(
             P + "house_balance_usd",
             "The house's USD balance.",

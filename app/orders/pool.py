@@ -166,6 +166,23 @@ def house_share(*, pending_total: Decimal, price: Decimal) -> HouseShare:
     return HouseShare(amount=amount, total=order_total(price, amount))
 
 
+def house_needed(pools, *, now=None) -> Decimal:
+    """What the house must pay to top up every pool past its bounded
+    wait, at today's prices; ``pools`` are ``(pending_total,
+    waiting_since, price)`` rows. A pool full already needs nothing."""
+    now = now or timezone.now()
+    needed = ZERO
+    for pending_total, waiting_since, price in pools:
+        due = house_top_up_due(waiting_since)
+        if due is None or due > now or pending_total <= 0:
+            continue
+        if pending_total < settings.PURCHASE_THRESHOLD:
+            needed += house_share(
+                pending_total=pending_total, price=price
+            ).total
+    return needed
+
+
 @dataclass(frozen=True)
 class OverdueFlush:
     """What became of one overdue pool: flushed into ``purchase_id``,

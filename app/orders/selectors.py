@@ -2,14 +2,13 @@
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.conf import settings
 from django.db.models import F, Prefetch, Q, Sum
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
 from accounts.permissions import is_operator, principal_customer
 from core.filters import QueryFilters
 from orders.models import Crypto, Order, Pool, Purchase
-from orders.pool import house_share, pools_overdue
+from orders.pool import house_needed
 
 ZERO = Decimal(0)
 # Prices have 8 decimal places, as a crypto's price does.
@@ -144,13 +143,11 @@ def _holding(row):
 def house_short_by() -> Decimal:
     """How much more the house needs to top up every pool that waited
     its bounded wait, at today's prices (zero when it can pay them)."""
-    needed = ZERO
-    for crypto_id in pools_overdue():
-        pool = Pool.objects.select_related("crypto").get(crypto_id=crypto_id)
-        if pool.pending_total < settings.PURCHASE_THRESHOLD:
-            needed += house_share(
-                pending_total=pool.pending_total, price=pool.crypto.price
-            ).total
+    needed = house_needed(
+        Pool.objects.values_list(
+            "pending_total", "waiting_since", "crypto__price"
+        )
+    )
     house = House.objects.filter(pk=House.ID).first()
     balance = house.balance if house else ZERO
     return max(needed - balance, ZERO)
