@@ -177,7 +177,6 @@ def test_cancel_racing_the_order_that_fills_the_pool_has_one_winner(
     """Bob's $6 order fills the pool Alice's $6 order waits in, while
     Alice cancels hers: either the cancel wins (Bob's order waits alone)
     or the flush wins (both bought, the cancel refused); never both."""
-    outcomes = set()
     for round_ in range(12):
         alice = make_customer(f"alice{round_}")
         bob = make_customer(f"bob{round_}")
@@ -191,12 +190,10 @@ def test_cancel_racing_the_order_that_fills_the_pool_has_one_winner(
         cancelled, filler = run_together(2, act)
 
         if isinstance(cancelled, Order):
-            outcomes.add("cancel won")
             assert Order.objects.get(pk=waiting.pk).status == "cancelled"
             assert filler.status == "pending"
             assert balance_of(alice) == Decimal("100.00")
         else:
-            outcomes.add("flush won")
             assert isinstance(cancelled, OrderNotCancellable), cancelled
             waiting.refresh_from_db()
             assert waiting.status == "submitted"
@@ -206,7 +203,6 @@ def test_cancel_racing_the_order_that_fills_the_pool_has_one_winner(
         # Empty the pool for the next round.
         for order in Order.objects.filter(status="pending"):
             order_cancel(order_id=order.pk)
-    assert outcomes  # which wins is the scheduler's choice
 
 
 def test_cancel_racing_the_house_top_up_has_one_winner(
