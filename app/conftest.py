@@ -15,7 +15,8 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from accounts.audit import audit
+from ledger import movements
+from ledger.audit import audit
 
 APP_DIR = Path(__file__).resolve().parent
 LISTED_CRYPTOS = import_module("orders.migrations.0002_listed_cryptos").CRYPTOS
@@ -52,7 +53,7 @@ def _listed_cryptos(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     from orders.models import Crypto, Pool
 
-    account_services.house_ensure()
+    movements.house_ensure()
     for symbol, name, price in LISTED_CRYPTOS:
         crypto, _ = Crypto.objects.get_or_create(
             symbol=symbol, defaults={"name": name, "price": price}

@@ -221,6 +221,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "orders",
+    "ledger",
     "exchange",
     "monitoring",
 ]

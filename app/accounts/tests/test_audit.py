@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import HouseHolding
-from accounts.services import customer_deposit, house_deposit
+from ledger.movements import customer_deposit, house_deposit
 from orders import jobs, sweeper
 from orders.models import Order, Purchase
 from orders.services import order_cancel, order_place

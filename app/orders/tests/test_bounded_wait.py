@@ -12,8 +12,8 @@ import pytest
 from django.db import OperationalError
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
-from accounts.services import house_deposit
 from core.testing.live import http, wait_until
+from ledger.movements import house_deposit
 from orders import jobs, pool, strategies, sweeper
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.services import order_place

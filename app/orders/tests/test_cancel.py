@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Customer, LedgerEntry
-from accounts.services import house_deposit
 from core.errors import OrderNotCancellable
+from ledger.movements import house_deposit
 from orders import pool
 from orders.models import Order, Pool, Purchase
 from orders.services import order_cancel, order_place

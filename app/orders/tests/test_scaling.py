@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.services import house_deposit
 from core.testing.live import http, wait_until
 from exchange.models import SimulatedExchangeOrder
+from ledger.movements import house_deposit
 from orders.models import Order, Purchase
 
 pytestmark = pytest.mark.django_db(transaction=True)
