@@ -19,8 +19,8 @@ from accounts.models import (
     HouseLedgerEntry,
     LedgerEntry,
 )
+from core.sql import table, text
 from exchange.models import SimulatedExchangeOrder
-from ledger.sql import table, text
 from orders.models import Crypto, Order, Pool, Purchase
 
 

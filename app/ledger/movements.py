@@ -39,7 +39,7 @@ from accounts.models import (
 from core.errors import InvalidInput, NotFound
 from core.money import MAX_BALANCE, require_money
 from core.prepared import PreparedStatement
-from ledger.sql import insert, table, text
+from core.sql import insert, table, text
 from orders.models import Crypto, Order, Pool, Purchase
 
 ZERO = Decimal(0)

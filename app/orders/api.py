@@ -23,7 +23,7 @@ from accounts.permissions import (
 from core.errors import Forbidden, InvalidInput
 from core.idempotency import idempotent
 from core.schema import IDEMPOTENT_POST, READ_ERRORS, errors
-from core.throttling import OrderCreateThrottle, throttled_by
+from core.throttling import OrderCreateThrottle
 from orders import selectors, services
 from orders.models import Order
 from orders.serializers import (
@@ -158,6 +158,12 @@ class OrderViewSet(
             return OrderCreateSerializer
         return OrderSerializer
 
+    def get_throttles(self):
+        # Placing orders is limited; reading them is not.
+        if self.action == "create":
+            return [OrderCreateThrottle()]
+        return super().get_throttles()
+
     @extend_schema(
         summary="Place an order",
         description=(
@@ -225,7 +231,6 @@ class OrderViewSet(
             ),
         ],
     )
-    @throttled_by(OrderCreateThrottle)
     @idempotent
     def create(self, request):
         serializer = OrderCreateSerializer(data=request.data)

@@ -124,26 +124,6 @@ def test_throttled_request_is_not_stored_for_idempotent_replay(
 
 
 @pytest.mark.django_db
-def test_order_rate_holds_with_a_cache_other_than_redis(
-    settings, make_customer, client_for
-):
-    settings.ORDER_RATE = "2/min"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "throttling-test",
-        }
-    }
-    client = client_for(make_customer("alice"))
-    for _ in range(2):
-        assert (
-            client.post("/api/order/", ORDER, format="json").status_code == 201
-        )
-
-    assert_throttled(client.post("/api/order/", ORDER, format="json"))
-
-
-@pytest.mark.django_db
 def test_order_rate_off_means_no_limit(settings, make_customer, client_for):
     settings.ORDER_RATE = None
     alice = make_customer("alice", Decimal("1000.00"))

@@ -4,8 +4,8 @@ writes its table, and the audit names every status the models have."""
 
 import pytest
 
+from core.sql import insert, text
 from ledger import audit, movements
-from ledger.sql import insert, text
 from orders.models import Order, Purchase
 
 
