@@ -28,6 +28,17 @@ def _fast_exchange(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """MD5 instead of PBKDF2 in every test: autouse, so that it is set
+    before the operator fixture hashes its password. The deliberate
+    slowness of the real hasher buys nothing in a test; the services
+    started as processes (``live``) keep the real one."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher"
+    ]
+
+
+@pytest.fixture(autouse=True)
 def _private_rate_limits(settings):
     """Rate-limit counters of this test only: a fresh key prefix in the
     shared Redis, so that no test (and no earlier run) spends another's

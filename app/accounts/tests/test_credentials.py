@@ -11,13 +11,6 @@ from accounts.models import ApiToken, Customer, LedgerEntry
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 def token_client(token):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")

@@ -28,13 +28,6 @@ CHANGELISTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 @pytest.fixture
 def admin_client(db):
     """The demo operator: a staff superuser, logged in to the admin."""

@@ -51,13 +51,6 @@ NOT_FUZZED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 def _known_ids(web, customer):
     """Ids that exist, so that detail operations are reached, not only
     answered 404."""

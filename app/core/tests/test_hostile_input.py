@@ -19,13 +19,6 @@ from core.testing.refusals import assert_refused, books
 from orders.models import Order
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 @pytest.fixture
 def alice(make_customer):
     return make_customer("alice", Decimal("99999999.99"))

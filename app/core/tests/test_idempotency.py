@@ -16,15 +16,6 @@ ERROR_KEYS = {"code", "message", "details"}
 ORDER = {"crypto": "ABAN", "amount": "1"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    # Runs before the operator fixture hashes its password; PBKDF2's
-    # deliberate slowness buys nothing in a test.
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, response.content
     body = response.json()

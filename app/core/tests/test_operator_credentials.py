@@ -19,13 +19,6 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 def _demo_operator(monkeypatch, password=None, username="operator"):
     monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", username)
     if password is None:

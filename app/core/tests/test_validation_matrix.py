@@ -72,13 +72,6 @@ def with_field(template, **fields):
     return "{" + ", ".join([*template, *members]) + "}"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 @pytest.fixture
 def alice(make_customer):
     return make_customer("alice", Decimal("100.00"))

@@ -43,15 +43,6 @@ PURCHASE_FIELDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    # Runs before the operator fixture hashes its password; PBKDF2's
-    # deliberate slowness buys nothing in a test.
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
