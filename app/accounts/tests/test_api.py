@@ -10,25 +10,11 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Customer, LedgerEntry
+from core.testing.envelope import assert_error
 from orders.models import Order
 from orders.services import purchase_fail
 
 pytestmark = pytest.mark.django_db
-
-ERROR_KEYS = {"code", "message", "details"}
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
 
 
 def books(*customers):

@@ -8,27 +8,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Customer, LedgerEntry
+from core.testing.envelope import assert_error
 from orders import services as order_services
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db
-
-ERROR_KEYS = {"code", "message", "details"}
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    if code is not None:
-        assert body["error"]["code"] == code
-    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
 
 
 def books(*customers):

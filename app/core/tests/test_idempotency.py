@@ -9,22 +9,11 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import Customer, LedgerEntry
+from core.testing.envelope import assert_error
 from orders import services as order_services
 from orders.models import Order
 
-ERROR_KEYS = {"code", "message", "details"}
 ORDER = {"crypto": "ABAN", "amount": "1"}
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
 
 
 def post_order(client, key, payload=ORDER):

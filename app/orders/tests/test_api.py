@@ -9,11 +9,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Customer, LedgerEntry
+from core.testing.envelope import assert_error
 from orders.models import Order, Purchase
 
 pytestmark = pytest.mark.django_db
 
-ERROR_KEYS = {"code", "message", "details"}
 ORDER_FIELDS = {
     "pool",
     "id",
@@ -41,19 +41,6 @@ PURCHASE_FIELDS = {
     "created_at",
     "completed_at",
 }
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
 
 
 def books(*customers):
