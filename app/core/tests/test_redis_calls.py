@@ -9,9 +9,9 @@ import pytest
 import redis
 from django.conf import settings
 
-from conftest import wait_for
 from core.redis_calls import Line, Script, pack
 from core.testing.live import free_port
+from core.testing.waiting import wait_for
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from django.db import OperationalError
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
 from accounts.services import house_deposit
-from core.testing.live import http, wait_until
+from core.testing.live import http
+from core.testing.waiting import wait_for
 from orders import jobs, pool, strategies, sweeper
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.services import order_place
@@ -335,7 +336,7 @@ def test_small_order_on_an_idle_crypto_completes_about_a_wait_later(
     assert order["status"] == "pending"
     assert order["pool"]["pending_total"] == "3.00"
     assert order["pool"]["waiting_since"] == order["created_at"]
-    wait_until(
+    wait_for(
         lambda: Order.objects.get(pk=order["id"]).status == "completed",
         timeout=30,
         what="the order to complete with the house's share",

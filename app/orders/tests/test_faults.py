@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Customer
-from core.testing.live import http, wait_until
+from core.testing.live import http
+from core.testing.waiting import wait_for
 from exchange.models import SimulatedExchangeOrder
 from orders.models import Order, Purchase
 
@@ -59,7 +60,7 @@ def test_orders_placed_while_redis_is_down_complete_when_it_returns(
     assert not Purchase.objects.filter(status="completed").exists()
 
     redis.start()
-    wait_until(_all_completed, timeout=45, what="every order to complete")
+    wait_for(_all_completed, timeout=45, what="every order to complete")
     _fills_once_per_purchase()
     assert (
         SimulatedExchangeOrder.objects.filter(calls__gt=1).count() == 0
@@ -90,7 +91,7 @@ def test_worker_killed_mid_exchange_call_completes_once(
     assert status == 201, order
     purchase = Purchase.objects.get(pk=order["purchase_id"])
     # The exchange call has started once the exchange has seen the id.
-    wait_until(
+    wait_for(
         lambda: SimulatedExchangeOrder.objects.filter(
             client_order_id=purchase.client_order_id
         ).exists(),
@@ -107,7 +108,7 @@ def test_worker_killed_mid_exchange_call_completes_once(
         first.kill(signal.SIGKILL)
     live.worker(env)
 
-    wait_until(
+    wait_for(
         lambda: Purchase.objects.get(pk=purchase.pk).status == "completed",
         timeout=45,
         what="the purchase to complete after the kill",
@@ -226,7 +227,7 @@ def test_random_load_with_faults_conserves_money(
         thread.start()
     try:
         for _ in range(3):
-            wait_until(lambda: len(answers) > 20, what="load")
+            wait_for(lambda: len(answers) > 20, what="load")
             _money_conserved()
             redis.stop()
             _money_conserved()
@@ -253,7 +254,7 @@ def test_random_load_with_faults_conserves_money(
             body={"crypto": crypto, "amount": small[crypto]},
         )
         assert status == 201, body
-    wait_until(_all_completed, timeout=60, what="every order to complete")
+    wait_for(_all_completed, timeout=60, what="every order to complete")
     _money_conserved()
     _fills_once_per_purchase()
     assert_books_balance()

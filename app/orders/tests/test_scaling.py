@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.services import house_deposit
-from core.testing.live import http, wait_until
+from core.testing.live import http
+from core.testing.waiting import wait_for
 from exchange.models import SimulatedExchangeOrder
 from orders.models import Order, Purchase
 
@@ -86,7 +87,7 @@ def test_two_web_servers_and_four_workers_share_the_books(
 
     assert set(answers) <= {201, 400}, set(answers)  # 400: out of funds
     assert answers.count(201) >= 60
-    wait_until(_settled, timeout=90, what="every order to settle")
+    wait_for(_settled, timeout=90, what="every order to settle")
     statuses = set(Order.objects.values_list("status", flat=True))
     assert statuses <= {"completed", "failed", "cancelled"}, statuses
     assert Order.objects.filter(status="failed", crypto_id="SOL").exists()
