@@ -15,6 +15,8 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.audit import audit
+from accounts.models import ApiToken, Customer, LedgerEntry
+from orders.models import Order, Purchase
 
 APP_DIR = Path(__file__).resolve().parent
 LISTED_CRYPTOS = import_module("orders.migrations.0002_listed_cryptos").CRYPTOS
@@ -141,6 +143,60 @@ def assert_books_balance():
     def check():
         findings = audit()
         assert not findings, [(f.check.name, f.rows) for f in findings]
+
+    return check
+
+
+@pytest.fixture
+def balance_of(db):
+    """``balance_of(customer)``: the customer's balance as stored now."""
+
+    def read(customer):
+        return Customer.objects.values_list("balance", flat=True).get(
+            pk=customer.pk
+        )
+
+    return read
+
+
+@pytest.fixture
+def balances_and_row_counts(db):
+    """``balances_and_row_counts()``: what a refused request must leave
+    as it was. Every customer's balance, and how many customers, orders,
+    ledger entries, purchases and API keys there are."""
+
+    def read():
+        return (
+            list(Customer.objects.order_by("pk").values_list("pk", "balance")),
+            Order.objects.count(),
+            LedgerEntry.objects.count(),
+            Purchase.objects.count(),
+            ApiToken.objects.count(),
+        )
+
+    return read
+
+
+@pytest.fixture
+def assert_refused(balances_and_row_counts):
+    """``assert_refused(client, path, body, status=400, code="invalid")``:
+    POST ``body`` (raw JSON text) to ``path``; it is refused in the
+    envelope with ``status`` and ``code``, and nothing is written.
+    Returns the error."""
+
+    def check(client, path, body, status=400, code="invalid"):
+        before = balances_and_row_counts()
+        client.raise_request_exception = False
+
+        response = client.post(path, body, content_type="application/json")
+
+        assert response.status_code == status, (body[:200], response.content)
+        assert response["Content-Type"].startswith("application/json")
+        error = response.json()["error"]
+        assert error["code"] == code, error
+        assert isinstance(error["details"], dict)
+        assert balances_and_row_counts() == before
+        return error
 
     return check
 

@@ -17,19 +17,6 @@ from orders.services import purchase_fail
 pytestmark = pytest.mark.django_db
 
 
-def books(*customers):
-    """What a refused request must leave untouched."""
-    return (
-        [
-            Customer.objects.values_list("balance", flat=True).get(pk=c.pk)
-            for c in customers
-        ],
-        Customer.objects.count(),
-        LedgerEntry.objects.count(),
-        Order.objects.count(),
-    )
-
-
 def is_utc_iso(value):
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed.utcoffset() == timedelta(0)
@@ -151,16 +138,18 @@ def test_operator_creates_customer_with_custom_balance(
     assert_books_balance()
 
 
-def test_customer_cannot_create_customers(make_customer, client_for):
+def test_customer_cannot_create_customers(
+    make_customer, client_for, balances_and_row_counts
+):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = client_for(alice).post(
         "/api/customer/", {"name": "mallory"}, format="json"
     )
 
     assert_error(response, 403, "permission_denied")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_anonymous_cannot_create_customers(db):
@@ -238,16 +227,18 @@ def test_operator_deposit_credits_balance_and_ledger(
     assert_books_balance()
 
 
-def test_customer_cannot_deposit_even_to_itself(make_customer, client_for):
+def test_customer_cannot_deposit_even_to_itself(
+    make_customer, client_for, balances_and_row_counts
+):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = client_for(alice).post(
         customer_url(alice.pk, "deposit"), {"amount": "10.00"}, format="json"
     )
 
     assert_error(response, 403, "permission_denied")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_deposit_to_unknown_customer_is_not_found(operator_client):
@@ -279,10 +270,10 @@ def test_deposit_to_unknown_customer_is_not_found(operator_client):
     ids=repr,
 )
 def test_invalid_deposit_is_refused_and_writes_nothing(
-    operator_client, make_customer, payload, field
+    operator_client, make_customer, payload, field, balances_and_row_counts
 ):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         customer_url(alice.pk, "deposit"), payload, format="json"
@@ -290,17 +281,17 @@ def test_invalid_deposit_is_refused_and_writes_nothing(
 
     error = assert_error(response, 400, "invalid")
     assert field in error["details"]
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 @pytest.mark.parametrize(
     "body", ['{"amount": NaN}', '{"amount": 1e3}', '{"amount": Infinity}']
 )
 def test_deposit_refuses_raw_json_non_plain_numbers(
-    operator_client, make_customer, body
+    operator_client, make_customer, body, balances_and_row_counts
 ):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         customer_url(alice.pk, "deposit"),
@@ -309,21 +300,21 @@ def test_deposit_refuses_raw_json_non_plain_numbers(
     )
 
     assert_error(response, 400, "invalid")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_deposit_beyond_maximum_balance_is_refused(
-    operator_client, make_customer
+    operator_client, make_customer, balances_and_row_counts
 ):
     rich = make_customer("rich", Decimal("99999999.00"))
-    before = books(rich)
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         customer_url(rich.pk, "deposit"), {"amount": "1.00"}, format="json"
     )
 
     assert_error(response, 400, "invalid")
-    assert books(rich) == before
+    assert balances_and_row_counts() == before
 
 
 def test_deposit_up_to_maximum_balance_is_accepted(
@@ -340,7 +331,11 @@ def test_deposit_up_to_maximum_balance_is_accepted(
 
 
 def test_deposit_keeps_room_to_refund_every_open_order(
-    operator_client, make_customer, client_for, assert_books_balance
+    operator_client,
+    make_customer,
+    client_for,
+    assert_books_balance,
+    balances_and_row_counts,
 ):
     """A deposit may not fill the balance so far that refunding an open
     order would overflow it: the refund of a failed purchase must fit."""
@@ -350,7 +345,7 @@ def test_deposit_keeps_room_to_refund_every_open_order(
     )  # 32.00, open until its purchase ends
     assert placed.status_code == 201, placed.content
     to_the_brim = str(Decimal("99999999.99") - Decimal("68.00"))
-    before = books(rich)
+    before = balances_and_row_counts()
 
     refused = operator_client.post(
         customer_url(rich.pk, "deposit"),
@@ -360,7 +355,7 @@ def test_deposit_keeps_room_to_refund_every_open_order(
 
     assert_error(refused, 400, "invalid")
     assert "open orders" in refused.json()["error"]["details"]["amount"][0]
-    assert books(rich) == before
+    assert balances_and_row_counts() == before
     room = str(Decimal("99999999.99") - Decimal("32.00") - Decimal("68.00"))
     accepted = operator_client.post(
         customer_url(rich.pk, "deposit"), {"amount": room}, format="json"

@@ -15,7 +15,6 @@ from rest_framework.test import APIClient
 
 from core.parsers import MAX_JSON_DEPTH
 from core.testing.live import http
-from core.testing.refusals import assert_refused, books
 from orders.models import Order
 
 
@@ -45,7 +44,7 @@ def _order_for(client, customer, amount="1"):
     ],
 )
 def test_an_order_beyond_any_balance_is_insufficient_funds(
-    operator_client, alice, amount
+    operator_client, alice, amount, assert_refused
 ):
     body = json.dumps(
         {"crypto": "ABAN", "amount": amount, "customer_id": alice.pk}
@@ -89,7 +88,7 @@ NESTED = [
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", NESTED)
 def test_deeply_nested_json_is_invalid_on_the_money_endpoints(
-    operator_client, alice, body, caplog
+    operator_client, alice, body, caplog, assert_refused
 ):
     for path in (
         "/api/order/",
@@ -102,7 +101,9 @@ def test_deeply_nested_json_is_invalid_on_the_money_endpoints(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", NESTED)
-def test_deeply_nested_json_is_invalid_without_credentials(body, caplog):
+def test_deeply_nested_json_is_invalid_without_credentials(
+    body, caplog, assert_refused
+):
     client = APIClient()
 
     assert_refused(client, "/api/token/", body)
@@ -112,7 +113,9 @@ def test_deeply_nested_json_is_invalid_without_credentials(body, caplog):
 
 
 @pytest.mark.django_db
-def test_json_nested_as_deep_as_allowed_is_read(operator_client, alice):
+def test_json_nested_as_deep_as_allowed_is_read(
+    operator_client, alice, assert_refused
+):
     """Nesting up to the limit is parsed, and refused as a value."""
     body = json.dumps(
         {
@@ -142,9 +145,11 @@ def test_brackets_inside_strings_do_not_count_as_nesting(
 
 
 @pytest.mark.django_db
-def test_an_unknown_charset_is_invalid(operator_client, alice):
+def test_an_unknown_charset_is_invalid(
+    operator_client, alice, balances_and_row_counts
+):
     operator_client.raise_request_exception = False
-    before = books()
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         "/api/order/",
@@ -154,7 +159,7 @@ def test_an_unknown_charset_is_invalid(operator_client, alice):
 
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "invalid"
-    assert books() == before
+    assert balances_and_row_counts() == before
 
 
 # --- 7. only ASCII digits are integers -------------------------------------
@@ -200,7 +205,9 @@ def _written_in(script_of, number):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("digits", OTHER_DIGITS)
-def test_an_id_in_a_path_is_ascii_digits(operator_client, alice, digits):
+def test_an_id_in_a_path_is_ascii_digits(
+    operator_client, alice, digits, balances_and_row_counts
+):
     order = _order_for(operator_client, alice, "3").json()
     paths = [
         f"/api/order/{quote(digits)}/",
@@ -222,7 +229,7 @@ def test_an_id_in_a_path_is_ascii_digits(operator_client, alice, digits):
         if lookalike:
             paths.append(path.format(quote(lookalike)))
     operator_client.raise_request_exception = False
-    before = books()
+    before = balances_and_row_counts()
 
     for path in paths:
         method = "post" if path.endswith("deposit/") else "get"
@@ -231,12 +238,14 @@ def test_an_id_in_a_path_is_ascii_digits(operator_client, alice, digits):
         )
         assert response.status_code == 404, (path, response.content)
         assert response.json()["error"]["code"] == "not_found"
-    assert books() == before
+    assert balances_and_row_counts() == before
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("digits", OTHER_DIGITS)
-def test_an_id_in_a_body_is_ascii_digits(operator_client, alice, digits):
+def test_an_id_in_a_body_is_ascii_digits(
+    operator_client, alice, digits, assert_refused
+):
     body = json.dumps({"crypto": "ABAN", "amount": "1", "customer_id": digits})
 
     error = assert_refused(operator_client, "/api/order/", body)
@@ -400,7 +409,7 @@ def test_a_chunked_body_over_the_limit_is_413(live, make_customer):
 
 
 @pytest.mark.django_db
-def test_a_login_name_with_a_lone_surrogate_is_invalid():
+def test_a_login_name_with_a_lone_surrogate_is_invalid(assert_refused):
     """The login limit hashed the name as UTF-8, which a lone surrogate
     (valid JSON: "\\ud800") is not: a 500 before the serializer could
     refuse it."""
@@ -414,11 +423,11 @@ def test_a_login_name_with_a_lone_surrogate_is_invalid():
 @pytest.mark.django_db
 @pytest.mark.parametrize("key", ["a\x00b", "tab\there", "bell\x07", "\x7f"])
 def test_an_idempotency_key_with_a_control_character_is_invalid(
-    operator_client, alice, key
+    operator_client, alice, key, balances_and_row_counts
 ):
     """PostgreSQL cannot store a NUL: it was a 500."""
     operator_client.raise_request_exception = False
-    before = books()
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         "/api/order/",
@@ -429,4 +438,4 @@ def test_an_idempotency_key_with_a_control_character_is_invalid(
 
     assert response.status_code == 400, response.content
     assert "Idempotency-Key" in response.json()["error"]["details"]
-    assert books() == before
+    assert balances_and_row_counts() == before

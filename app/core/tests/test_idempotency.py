@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts.models import Customer, LedgerEntry
+from accounts.models import LedgerEntry
 from core.testing.envelope import assert_error
 from orders import services as order_services
 from orders.models import Order
@@ -22,12 +22,6 @@ def post_order(client, key, payload=ORDER):
     )
 
 
-def balance_of(customer):
-    return Customer.objects.values_list("balance", flat=True).get(
-        pk=customer.pk
-    )
-
-
 def debits_of(customer):
     return LedgerEntry.objects.filter(customer=customer, kind="order").count()
 
@@ -38,7 +32,7 @@ def replayed(response):
 
 @pytest.mark.django_db
 def test_same_key_same_body_replays_the_first_response(
-    make_customer, client_for, assert_books_balance
+    make_customer, client_for, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     client = client_for(alice)
@@ -77,7 +71,9 @@ def test_same_key_with_amount_as_number_or_string_is_the_same_request(
 
 
 @pytest.mark.django_db
-def test_same_key_different_body_is_refused(make_customer, client_for):
+def test_same_key_different_body_is_refused(
+    make_customer, client_for, balance_of
+):
     alice = make_customer("alice")
     client = client_for(alice)
     first = post_order(client, "order-1")
@@ -94,7 +90,7 @@ def test_same_key_different_body_is_refused(make_customer, client_for):
 
 @pytest.mark.django_db
 def test_keys_are_scoped_per_principal(
-    make_customer, client_for, operator_client
+    make_customer, client_for, operator_client, balance_of
 ):
     alice = make_customer("alice")
     bob = make_customer("bob")
@@ -119,7 +115,7 @@ def test_keys_are_scoped_per_principal(
 
 
 @pytest.mark.django_db
-def test_key_longer_than_255_is_invalid(make_customer, client_for):
+def test_key_longer_than_255_is_invalid(make_customer, client_for, balance_of):
     alice = make_customer("alice")
     client = client_for(alice)
 
@@ -147,7 +143,7 @@ def test_key_of_255_is_accepted(make_customer, client_for):
 
 @pytest.mark.django_db
 def test_error_response_is_replayed_too(
-    make_customer, client_for, operator_client
+    make_customer, client_for, operator_client, balance_of
 ):
     alice = make_customer("alice", Decimal("3.00"))
     client = client_for(alice)
@@ -170,7 +166,7 @@ def test_error_response_is_replayed_too(
 
 @pytest.mark.django_db
 def test_deposit_with_the_same_key_is_credited_once(
-    make_customer, operator_client, assert_books_balance
+    make_customer, operator_client, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     url = f"/api/customer/{alice.pk}/deposit/"
@@ -218,7 +214,7 @@ def _client(customer):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_place_one_order(
-    make_customer, assert_books_balance
+    make_customer, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     threads_count = 20
@@ -260,7 +256,7 @@ def test_concurrent_requests_with_one_key_place_one_order(
 
 @pytest.mark.django_db(transaction=True)
 def test_same_key_while_first_is_running_is_in_use(
-    make_customer, monkeypatch, assert_books_balance
+    make_customer, monkeypatch, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     started, release = threading.Event(), threading.Event()
