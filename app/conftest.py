@@ -11,11 +11,11 @@ import django_rq
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
-from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.audit import audit
 from accounts.models import ApiToken, Customer, LedgerEntry
+from core.testing.clients import token_client
 from orders.models import Order, Purchase
 
 APP_DIR = Path(__file__).resolve().parent
@@ -111,9 +111,7 @@ def operator(db):
 
 @pytest.fixture
 def operator_client(operator):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {operator.api_token}")
-    return client
+    return token_client(operator.api_token)
 
 
 @pytest.fixture
@@ -131,9 +129,7 @@ def make_customer(db):
 @pytest.fixture
 def client_for():
     def for_customer(customer):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {customer.api_key}")
-        return client
+        return token_client(customer.api_key)
 
     return for_customer
 

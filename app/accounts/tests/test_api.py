@@ -10,6 +10,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Customer, LedgerEntry
+from core.testing.clients import token_client
 from core.testing.envelope import assert_error
 from orders.models import Order
 from orders.services import purchase_fail
@@ -20,12 +21,6 @@ pytestmark = pytest.mark.django_db
 def is_utc_iso(value):
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed.utcoffset() == timedelta(0)
-
-
-def token_client(token):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 def customer_url(customer_id, action=None):

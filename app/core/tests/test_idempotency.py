@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from rest_framework.test import APIClient
 
 from accounts.models import LedgerEntry
+from core.testing.clients import token_client
 from core.testing.envelope import assert_error
+from core.testing.threads import run_together
 from orders import services as order_services
 from orders.models import Order
 
@@ -206,38 +207,16 @@ def test_created_customer_key_is_not_kept_in_plain_text(operator_client):
                 assert api_key not in row, f"{table} stores the api_key"
 
 
-def _client(customer):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {customer.api_key}")
-    return client
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_place_one_order(
     make_customer, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
-    threads_count = 20
-    barrier = threading.Barrier(threads_count)
-    responses = [None] * threads_count
+    clients = [token_client(alice.api_key) for _ in range(20)]
 
-    def send(index):
-        try:
-            client = _client(alice)
-            barrier.wait(timeout=10)
-            responses[index] = post_order(client, "race")
-        except Exception as exc:  # noqa: BLE001 - reported below
-            responses[index] = exc
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=send, args=(i,)) for i in range(threads_count)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    responses = run_together(
+        len(clients), lambda index: post_order(clients[index], "race")
+    )
 
     assert not [r for r in responses if not hasattr(r, "status_code")]
     created = [r for r in responses if r.status_code == 201]
@@ -272,7 +251,7 @@ def test_same_key_while_first_is_running_is_in_use(
 
     def send_first():
         try:
-            first["response"] = post_order(_client(alice), "slow")
+            first["response"] = post_order(token_client(alice.api_key), "slow")
         finally:
             connection.close()
 
@@ -281,11 +260,11 @@ def test_same_key_while_first_is_running_is_in_use(
     try:
         assert started.wait(timeout=10)
 
-        during = post_order(_client(alice), "slow")
+        during = post_order(token_client(alice.api_key), "slow")
     finally:
         release.set()
         thread.join(timeout=30)
-    after = post_order(_client(alice), "slow")
+    after = post_order(token_client(alice.api_key), "slow")
 
     assert_error(during, 409, "idempotency_key_in_use")
     assert first["response"].status_code == 201

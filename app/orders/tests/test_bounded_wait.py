@@ -14,11 +14,11 @@ from django.db import OperationalError
 from accounts.models import House, HouseHolding, HouseLedgerEntry
 from accounts.services import house_deposit
 from core.testing.live import http
+from core.testing.threads import run_together
 from core.testing.waiting import wait_for
 from orders import jobs, pool, strategies, sweeper
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.services import order_place
-from orders.tests.test_concurrency import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -10,10 +10,10 @@ import pytest
 from accounts.models import LedgerEntry
 from accounts.services import house_deposit
 from core.errors import OrderNotCancellable
+from core.testing.threads import run_together
 from orders import pool
 from orders.models import Order, Pool, Purchase
 from orders.services import order_cancel, order_place
-from orders.tests.test_concurrency import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
