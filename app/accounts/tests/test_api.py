@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Customer, LedgerEntry
 from core.testing.clients import token_client
+from core.testing.contract import LEDGER_ENTRY_FIELDS
 from core.testing.envelope import assert_error
 from orders.models import Order
 from orders.services import purchase_fail
@@ -388,14 +389,7 @@ def test_ledger_lists_signed_entries(
         assert {"next", "previous", "results"} <= set(body)
         entries = body["results"]
         for entry in entries:
-            assert set(entry) == {
-                "id",
-                "kind",
-                "amount",
-                "balance_after",
-                "order_id",
-                "created_at",
-            }
+            assert set(entry) == LEDGER_ENTRY_FIELDS
             assert is_utc_iso(entry["created_at"])
         by_kind = sorted(
             (e["kind"], e["amount"], e["balance_after"], e["order_id"])
