@@ -293,3 +293,45 @@ def http(method, url, *, token=None, body=None, headers=None, timeout=10):
     except ValueError:
         parsed = raw.decode(errors="replace")
     return status, parsed, head
+
+
+def order_over_http(web, customer, crypto, amount):
+    """Place an order through the web server as ``customer``; asserts it
+    was created (201) and returns the order."""
+    status, order, _ = http(
+        "POST",
+        f"{web.url}/api/order/",
+        token=customer.api_key,
+        body={"crypto": crypto, "amount": amount},
+    )
+    assert status == 201, order
+    return order
+
+
+def raw_http(port, request, timeout=15):
+    """Send ``request`` bytes to the server on ``port`` over a raw
+    socket, read to the end; returns (status, head in lower case, body
+    bytes), the body unchunked."""
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=timeout
+    ) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    head = head.decode("latin-1").lower()
+    if "transfer-encoding: chunked" in head:
+        body = _unchunk(body)
+    return int(head.split()[1]), head, body
+
+
+def _unchunk(data):
+    body = b""
+    while data:
+        size, _, data = data.partition(b"\r\n")
+        size = int(size, 16)
+        if not size:
+            break
+        body, data = body + data[:size], data[size + 2 :]
+    return body

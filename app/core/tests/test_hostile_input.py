@@ -5,7 +5,6 @@ envelope (or read correctly), and writes nothing it should not."""
 
 import base64
 import json
-import socket
 import unicodedata
 from decimal import Decimal
 from urllib.parse import quote
@@ -14,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.parsers import MAX_JSON_DEPTH
-from core.testing.live import http
+from core.testing.live import http, raw_http
 from orders.models import Order
 
 
@@ -350,27 +349,10 @@ def _chunked(port, path, body, token, chunk=7):
     ).encode()
     parts = [body[i : i + chunk] for i in range(0, len(body), chunk)]
     payload = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(head + payload + b"0\r\n\r\n")
-        raw = b""
-        while chunk := sock.recv(65536):
-            raw += chunk
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
-    if b"transfer-encoding: chunked" in head.lower():
-        rest = _unchunk(rest)
-    return status, json.loads(rest) if rest else None
-
-
-def _unchunk(data):
-    body = b""
-    while data:
-        size, _, data = data.partition(b"\r\n")
-        size = int(size, 16)
-        if not size:
-            break
-        body, data = body + data[:size], data[size + 2 :]
-    return body
+    status, _, answer = raw_http(
+        port, head + payload + b"0\r\n\r\n", timeout=30
+    )
+    return status, json.loads(answer) if answer else None
 
 
 def test_a_chunked_order_is_read(live, make_customer):

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.testing.live import http
+from core.testing.live import http, order_over_http
 from core.testing.waiting import wait_for
 from orders.models import Order
 
@@ -32,17 +32,6 @@ def _scrape(web):
 
 def _value(web, name, **labels):
     return _scrape(web).get((name, tuple(sorted(labels.items()))))
-
-
-def _order(web, customer, crypto, amount):
-    status, body, _ = http(
-        "POST",
-        f"{web.url}/api/order/",
-        token=customer.api_key,
-        body={"crypto": crypto, "amount": amount},
-    )
-    assert status == 201, body
-    return body
 
 
 def _large_ones_completed():
@@ -71,7 +60,7 @@ def test_metrics_show_orders_a_killed_worker_and_redis_down(
 
     # Orders flow: counted by strategy, bought, and timed.
     for crypto, amount in [("ETH", "0.01"), ("SOL", "1"), ("ABAN", "1")]:
-        _order(web, customer, crypto, amount)
+        order_over_http(web, customer, crypto, amount)
     wait_for(
         lambda: Order.objects.filter(status="completed").count() == 2,
         what="the large orders to complete",
@@ -118,7 +107,7 @@ def test_metrics_show_orders_a_killed_worker_and_redis_down(
     samples = _scrape(web)
     assert samples[("broker_database_up", ())] == 1
     assert ("broker_queue_jobs", ()) not in samples
-    _order(web, customer, "ETH", "0.01")
+    order_over_http(web, customer, "ETH", "0.01")
     samples = _scrape(web)
     assert samples[("broker_orders_total", large)] == 3
     assert samples[("broker_purchases", (("status", "queued"),))] == 1

@@ -13,7 +13,7 @@ from django.db import OperationalError
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
 from accounts.services import house_deposit
-from core.testing.live import http
+from core.testing.live import http, order_over_http
 from core.testing.threads import run_together
 from core.testing.waiting import wait_for
 from orders import jobs, pool, strategies, sweeper
@@ -325,14 +325,8 @@ def test_small_order_on_an_idle_crypto_completes_about_a_wait_later(
     assert status == 200, body
     alice = make_customer("alice")
 
-    status, order, _ = http(
-        "POST",
-        f"{web.url}/api/order/",
-        token=alice.api_key,
-        body={"crypto": "ABAN", "amount": "0.75"},
-    )
+    order = order_over_http(web, alice, "ABAN", "0.75")
 
-    assert status == 201, order
     assert order["status"] == "pending"
     assert order["pool"]["pending_total"] == "3.00"
     assert order["pool"]["waiting_since"] == order["created_at"]

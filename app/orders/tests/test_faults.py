@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Customer
-from core.testing.live import http
+from core.testing.live import http, order_over_http
 from core.testing.waiting import wait_for
 from exchange.models import SimulatedExchangeOrder
 from orders.models import Order, Purchase
@@ -49,13 +49,7 @@ def test_orders_placed_while_redis_is_down_complete_when_it_returns(
             ("ABAN", "1.5"),  # $6: pooled; every second one flushes
             ("SOL", "1"),  # $150
         ):
-            status, body, _ = http(
-                "POST",
-                f"{web.url}/api/order/",
-                token=customer.api_key,
-                body={"crypto": crypto, "amount": amount},
-            )
-            assert status == 201, body
+            order_over_http(web, customer, crypto, amount)
     assert Order.objects.count() == 12
     assert not Purchase.objects.filter(status="completed").exists()
 
@@ -82,13 +76,7 @@ def test_worker_killed_mid_exchange_call_completes_once(
     first = live.worker(env)
     customer = make_customer("kim", Decimal("100.00"))
 
-    status, order, _ = http(
-        "POST",
-        f"{web.url}/api/order/",
-        token=customer.api_key,
-        body={"crypto": "ETH", "amount": "0.01"},
-    )
-    assert status == 201, order
+    order = order_over_http(web, customer, "ETH", "0.01")
     purchase = Purchase.objects.get(pk=order["purchase_id"])
     # The exchange call has started once the exchange has seen the id.
     wait_for(
@@ -247,13 +235,7 @@ def test_random_load_with_faults_conserves_money(
     small = {"ABAN": "0.5", "DOGE": "20"}
     while Order.objects.filter(status="pending").exists():
         crypto = Order.objects.filter(status="pending").first().crypto_id
-        status, body, _ = http(
-            "POST",
-            f"{web.url}/api/order/",
-            token=topper.api_key,
-            body={"crypto": crypto, "amount": small[crypto]},
-        )
-        assert status == 201, body
+        order_over_http(web, topper, crypto, small[crypto])
     wait_for(_all_completed, timeout=60, what="every order to complete")
     _money_conserved()
     _fills_once_per_purchase()
