@@ -295,15 +295,33 @@ def http(method, url, *, token=None, body=None, headers=None, timeout=10):
     return status, parsed, head
 
 
-def order_over_http(web, customer, crypto, amount):
-    """Place an order through the web server as ``customer``; asserts it
-    was created (201) and returns the order."""
-    status, order, _ = http(
+# Orders for load tests: (crypto, amount) at the listed prices.
+MIXED_ORDERS = [
+    ("ABAN", "0.5"),  # $2: pooled
+    ("ABAN", "1.25"),  # $5: pooled
+    ("DOGE", "20"),  # $3: pooled
+    ("ETH", "0.004"),  # $12.80: its own purchase
+    ("SOL", "0.1"),  # $15
+    ("BTC", "0.0002"),  # $13
+]
+
+
+def post_order(web, customer, crypto, amount):
+    """POST an order to the web server as ``customer``; returns (status,
+    parsed JSON body)."""
+    status, body, _ = http(
         "POST",
         f"{web.url}/api/order/",
         token=customer.api_key,
         body={"crypto": crypto, "amount": amount},
     )
+    return status, body
+
+
+def order_over_http(web, customer, crypto, amount):
+    """Place an order through the web server as ``customer``; asserts it
+    was created (201) and returns the order."""
+    status, order = post_order(web, customer, crypto, amount)
     assert status == 201, order
     return order
 

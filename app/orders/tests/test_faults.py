@@ -9,7 +9,12 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Customer
-from core.testing.live import http, order_over_http
+from core.testing.live import (
+    MIXED_ORDERS,
+    http,
+    order_over_http,
+    post_order,
+)
 from core.testing.waiting import wait_for
 from exchange.models import SimulatedExchangeOrder
 from orders.models import Order, Purchase
@@ -177,14 +182,6 @@ def test_random_load_with_faults_conserves_money(
     web = live.web(env)
     workers = [live.worker(env)]
     customers = [make_customer(f"j{i}", Decimal("60.00")) for i in range(12)]
-    menu = [
-        ("ABAN", "0.5"),
-        ("ABAN", "1.25"),
-        ("DOGE", "20"),
-        ("ETH", "0.004"),
-        ("SOL", "0.1"),
-        ("BTC", "0.0002"),
-    ]
     answers, stop = [], threading.Event()
 
     def client(seed):
@@ -199,13 +196,8 @@ def test_random_load_with_faults_conserves_money(
                     body={"amount": "5.00"},
                 )
             else:
-                crypto, amount = local.choice(menu)
-                status, _, _ = http(
-                    "POST",
-                    f"{web.url}/api/order/",
-                    token=customer.api_key,
-                    body={"crypto": crypto, "amount": amount},
-                )
+                crypto, amount = local.choice(MIXED_ORDERS)
+                status, _ = post_order(web, customer, crypto, amount)
             answers.append(status)
 
     threads = [
