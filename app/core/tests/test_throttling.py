@@ -16,12 +16,9 @@ ORDER = {"crypto": "ABAN", "amount": "1"}
 
 
 @pytest.fixture(autouse=True)
-def _closed_breaker(settings, monkeypatch):
+def _closed_breaker(monkeypatch):
     """The fail-open breaker closed (conftest gives each test its own
-    counters), and a fast password hasher."""
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
+    counters and a fast password hasher)."""
     monkeypatch.setattr(throttling, "_breaker_open_until", 0.0)
 
 
