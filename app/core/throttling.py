@@ -61,9 +61,6 @@ if count == 1 or ttl < 0 then
 end
 return {count, ttl}
 """
-# redis-py's Script (EVALSHA, loaded again if Redis lost it), made from
-# the first client that needs it and run on each request's client.
-_window = None
 
 
 def _digest(*parts):
@@ -139,7 +136,6 @@ class WindowRateThrottle(SimpleRateThrottle):
         """This request's number in its window, and (when over the limit)
         the seconds until the window closes: one round trip, atomic (a
         Lua script) on the cache's Redis."""
-        global _window
         backend = caches["default"]
         if not isinstance(backend, RedisCache):
             raise ImproperlyConfigured(
@@ -147,10 +143,15 @@ class WindowRateThrottle(SimpleRateThrottle):
                 "Django's RedisCache."
             )
         key = backend.make_and_validate_key(self.key)
-        client = backend._cache.get_client(key, write=True)
-        if _window is None:
-            _window = client.register_script(_WINDOW_SCRIPT)
-        count, ttl = _window(keys=[key], args=[self.duration], client=client)
+        cache = backend._cache
+        window = getattr(cache, "_throttle_window", None)
+        if window is None:
+            # Django's get_client() builds a redis-py client at each call,
+            # which costs more than the command: one per cache, kept.
+            client = cache.get_client(key, write=True)
+            window = client.register_script(_WINDOW_SCRIPT)
+            cache._throttle_window = window
+        count, ttl = window(keys=[key], args=[self.duration])
         if count <= self.num_requests:
             return count, None
         return count, max(ttl, 1)
