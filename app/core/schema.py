@@ -10,6 +10,8 @@
 - ``IDEMPOTENCY_KEY`` and the response headers of the contract.
 - ``AutoSchema``: descriptions only from what is written for readers of
   the API, never from docstrings (which are written for developers).
+- ``health`` and ``ping``: the schema of core's own views, as
+  ``accounts.schema`` and ``orders.schema`` hold their apps'.
 """
 
 from drf_spectacular import openapi
@@ -20,7 +22,9 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    extend_schema,
     extend_schema_serializer,
+    inline_serializer,
 )
 from rest_framework import serializers
 
@@ -304,3 +308,62 @@ RETRY_AFTER = OpenApiParameter(
 )
 # The parameters of a POST that takes an Idempotency-Key.
 IDEMPOTENT_POST = [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER]
+
+# The schema of core's own views, applied in ``core.api``.
+
+_HEALTH = inline_serializer(
+    "Health",
+    {
+        name: serializers.CharField(help_text="`ok` or `unavailable`")
+        for name in ("status", "database", "redis")
+    },
+)
+
+health = extend_schema(
+    summary="Can the service take orders?",
+    description=(
+        "`200` when PostgreSQL and Redis both answer, else `503`; the "
+        "body names each."
+    ),
+    auth=[],
+    responses={
+        (200, "application/json"): OpenApiResponse(
+            _HEALTH,
+            description="Both answer.",
+            examples=[
+                OpenApiExample(
+                    "healthy",
+                    value={
+                        "status": "ok",
+                        "database": "ok",
+                        "redis": "ok",
+                    },
+                )
+            ],
+        ),
+        (503, "application/json"): OpenApiResponse(
+            _HEALTH,
+            description="One of them does not answer.",
+            examples=[
+                OpenApiExample(
+                    "redis down",
+                    value={
+                        "status": "unavailable",
+                        "database": "ok",
+                        "redis": "unavailable",
+                    },
+                    status_codes=[503],
+                )
+            ],
+        ),
+        **errors(429),
+    },
+)
+
+ping = extend_schema(
+    responses={
+        (200, "application/json"): inline_serializer(
+            "Pong", {"pong": serializers.BooleanField()}
+        )
+    }
+)
