@@ -26,9 +26,10 @@ from core.errors import (
     exception_handler,
 )
 from core.models import IdempotencyRecord
-from monitoring import metrics
 
 HEADER = "Idempotency-Key"
+# monitoring.middleware counts the responses that carry it.
+REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 TTL_HOURS = 48
 # Transient answers are not kept: the client should simply try again.
@@ -60,8 +61,7 @@ def _lock_id(principal, key):
 
 def _replay(record):
     response = Response(record.body, status=record.status_code)
-    response["Idempotent-Replayed"] = "true"
-    metrics.IDEMPOTENT_REPLAYS.inc()
+    response[REPLAYED_HEADER] = "true"
     return response
 
 
