@@ -1,12 +1,12 @@
 """Redis commands on the order endpoint's path, with little Python.
 
 Every order costs a rate-limit count, and a large one a doorbell
-``SET NX``. Through redis-py's client each command costs about 70 us of
-Python (the connection pool's lock, the retry wrapper, argument
-checks and packing, observability hooks): more than its round trip to
-Redis, and about a tenth of the order's Python in all. A ``Line`` sends
-the same commands on a connection of its thread's own, packed here, in
-about 20 us.
+``SET NX``. Through redis-py's client each command spends more time in
+Python (the connection pool's lock, the retry wrapper, argument checks
+and packing, observability hooks) than in its round trip to Redis. A
+``Line`` sends the same commands on a connection of its thread's own,
+packed here; it stays because it measurably pays (bench/README.md,
+"Figures behind choices in the code").
 
 It is still redis-py underneath: the connection is a redis-py
 ``Connection`` made with the settings (URL, timeouts, protocol) of the

@@ -7,7 +7,7 @@
   ``Authorization: Token <key>`` is how callers authenticate. It
   registers itself when this module is imported, which every ``api``
   module does.
-- ``IDEMPOTENCY_KEY`` and the response headers of the contract.
+- ``IDEMPOTENCY_KEY`` and the response headers of docs/api.md.
 - ``AutoSchema``: descriptions only from what is written for readers of
   the API, never from docstrings (which are written for developers).
 - ``health`` and ``ping``: the schema of core's own views, as

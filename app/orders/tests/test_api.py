@@ -295,7 +295,7 @@ def test_operator_naming_unknown_customer_is_refused_by_field(
         operator_client, crypto="ABAN", amount="1", customer_id=999999
     )
 
-    # The contract's 404 for an unknown id, naming the body's field.
+    # docs/api.md's 404 for an unknown id, naming the body's field.
     assert_error(response, 404, "not_found")
     assert response.json()["error"]["details"] == {
         "customer_id": ["No customer has this id."]
