@@ -27,7 +27,13 @@ from accounts.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
-from core.schema import IDEMPOTENT_POST, READ_ERRORS, errors
+from core.schema import (
+    IDEMPOTENT_POST,
+    READ_ERRORS,
+    errors,
+    list_and_retrieve,
+    page_of,
+)
 from orders.serializers import HoldingSerializer
 
 _CUSTOMER = {"id": 1, "name": "farbod", "balance": "100.00"}
@@ -39,6 +45,8 @@ _HOLDING = {
     "average_price": "4.00000000",
 }
 _API_KEY = "ck_Hq0x5c1H2v7m9Jt3kP8yW4rN6bE2uD1sZ0aQ5fG7hL"
+# The filter of the audit trails: who acted.
+_ACTOR = OpenApiParameter("actor", OpenApiTypes.INT, description="A user id.")
 _HOUSE = {
     "balance": "88.00",
     "short_by": "0.00",
@@ -55,21 +63,11 @@ _HOUSE = {
 }
 
 
-customers = extend_schema_view(
-    list=extend_schema(
-        summary="List customers",
-        description="Operators see every customer; a customer, itself.",
-        responses={
-            200: CustomerSerializer(many=True),
-            **errors(400, *READ_ERRORS, 404),
-        },
-        examples=[OpenApiExample("customer", value=_CUSTOMER)],
-    ),
-    retrieve=extend_schema(
-        summary="One customer",
-        responses={200: CustomerSerializer, **errors(*READ_ERRORS, 404)},
-        examples=[OpenApiExample("customer", value=_CUSTOMER)],
-    ),
+customers = list_and_retrieve(
+    CustomerSerializer,
+    summaries=("List customers", "One customer"),
+    description="Operators see every customer; a customer, itself.",
+    example=("customer", _CUSTOMER),
 )
 
 customer_create = extend_schema(
@@ -171,10 +169,7 @@ customer_ledger = extend_schema(
         "Every change of the balance: `deposit`, `order` (negative) "
         "and `refund`, each with the balance after it."
     ),
-    responses={
-        200: LedgerEntrySerializer(many=True),
-        **errors(400, *READ_ERRORS, 404),
-    },
+    responses=page_of(LedgerEntrySerializer),
     examples=[
         OpenApiExample(
             "order debit",
@@ -244,10 +239,7 @@ house_ledger = extend_schema_view(
             "`house_top_up` (negative, naming the purchase it paid into) "
             "and `refund` (a topped-up purchase that failed)."
         ),
-        responses={
-            200: HouseLedgerEntrySerializer(many=True),
-            **errors(400, *READ_ERRORS, 404),
-        },
+        responses=page_of(HouseLedgerEntrySerializer),
     )
 )
 
@@ -264,17 +256,12 @@ ledger_audit = extend_schema_view(
         ),
         parameters=[
             OpenApiParameter("customer", OpenApiTypes.INT),
-            OpenApiParameter(
-                "actor", OpenApiTypes.INT, description="A user id."
-            ),
+            _ACTOR,
             OpenApiParameter(
                 "kind", OpenApiTypes.STR, enum=LedgerEntry.Kind.values
             ),
         ],
-        responses={
-            200: AuditedLedgerEntrySerializer(many=True),
-            **errors(400, *READ_ERRORS, 404),
-        },
+        responses=page_of(AuditedLedgerEntrySerializer),
     )
 )
 
@@ -288,14 +275,9 @@ credential_events = extend_schema_view(
                 OpenApiTypes.INT,
                 description="The user id whose credential it is.",
             ),
-            OpenApiParameter(
-                "actor", OpenApiTypes.INT, description="A user id."
-            ),
+            _ACTOR,
         ],
-        responses={
-            200: CredentialEventSerializer(many=True),
-            **errors(400, *READ_ERRORS, 404),
-        },
+        responses=page_of(CredentialEventSerializer),
     )
 )
 

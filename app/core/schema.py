@@ -24,6 +24,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_serializer,
+    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import serializers
@@ -278,6 +279,37 @@ def errors(*statuses, codes=None):
 
 # Every authenticated endpoint can answer these.
 READ_ERRORS = (401, 403, 429, 503)
+
+
+def page_of(serializer):
+    """The responses of a paginated list of ``serializer``: a bad
+    cursor, page size or filter is ``400``."""
+    return {200: serializer(many=True), **errors(400, *READ_ERRORS, 404)}
+
+
+def list_and_retrieve(
+    serializer, *, summaries, example, description=None, parameters=None
+):
+    """A read-only viewset's ``list`` (a page) and ``retrieve`` (one),
+    both shown with ``example``, a ``(name, value)`` pair; the list's
+    ``description`` and ``parameters`` are optional."""
+    list_summary, one_summary = summaries
+    name, value = example
+    return extend_schema_view(
+        list=extend_schema(
+            summary=list_summary,
+            description=description,
+            parameters=parameters,
+            responses=page_of(serializer),
+            examples=[OpenApiExample(name, value=value)],
+        ),
+        retrieve=extend_schema(
+            summary=one_summary,
+            responses={200: serializer, **errors(*READ_ERRORS, 404)},
+            examples=[OpenApiExample(name, value=value)],
+        ),
+    )
+
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",

@@ -10,7 +10,12 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 
-from core.schema import IDEMPOTENT_POST, READ_ERRORS, errors
+from core.schema import (
+    IDEMPOTENT_POST,
+    READ_ERRORS,
+    errors,
+    list_and_retrieve,
+)
 from orders.models import Order
 from orders.serializers import (
     CryptoSerializer,
@@ -74,34 +79,20 @@ crypto_list = extend_schema_view(
     )
 )
 
-orders = extend_schema_view(
-    list=extend_schema(
-        summary="List orders, newest first",
-        description="Operators see every order; a customer, its own.",
-        parameters=[
-            OpenApiParameter(
-                "customer", OpenApiTypes.INT, description="A customer id."
-            ),
-            OpenApiParameter(
-                "status",
-                OpenApiTypes.STR,
-                enum=Order.Status.values,
-            ),
-            OpenApiParameter(
-                "crypto", OpenApiTypes.STR, description="A symbol: ABAN."
-            ),
-        ],
-        responses={
-            200: OrderSerializer(many=True),
-            **errors(400, *READ_ERRORS, 404),
-        },
-        examples=[OpenApiExample("pooled order", value=_ORDER)],
-    ),
-    retrieve=extend_schema(
-        summary="One order",
-        responses={200: OrderSerializer, **errors(*READ_ERRORS, 404)},
-        examples=[OpenApiExample("pooled order", value=_ORDER)],
-    ),
+orders = list_and_retrieve(
+    OrderSerializer,
+    summaries=("List orders, newest first", "One order"),
+    description="Operators see every order; a customer, its own.",
+    parameters=[
+        OpenApiParameter(
+            "customer", OpenApiTypes.INT, description="A customer id."
+        ),
+        OpenApiParameter("status", OpenApiTypes.STR, enum=Order.Status.values),
+        OpenApiParameter(
+            "crypto", OpenApiTypes.STR, description="A symbol: ABAN."
+        ),
+    ],
+    example=("pooled order", _ORDER),
 )
 
 order_create = extend_schema(
@@ -200,18 +191,11 @@ order_cancel = extend_schema(
     ],
 )
 
-purchases = extend_schema_view(
-    list=extend_schema(
-        summary="List exchange purchases (operator)",
-        responses={
-            200: PurchaseSerializer(many=True),
-            **errors(400, *READ_ERRORS, 404),
-        },
-        examples=[OpenApiExample("pool purchase", value=_PURCHASE)],
+purchases = list_and_retrieve(
+    PurchaseSerializer,
+    summaries=(
+        "List exchange purchases (operator)",
+        "One exchange purchase (operator)",
     ),
-    retrieve=extend_schema(
-        summary="One exchange purchase (operator)",
-        responses={200: PurchaseSerializer, **errors(*READ_ERRORS, 404)},
-        examples=[OpenApiExample("pool purchase", value=_PURCHASE)],
-    ),
+    example=("pool purchase", _PURCHASE),
 )
