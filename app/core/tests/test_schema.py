@@ -11,7 +11,7 @@ import pytest
 
 APP_DIR = Path(__file__).resolve().parents[2]
 
-# (method, path, success status, docs/api.md's fields of the success body).
+# (method, path, success status, contract fields of the success body).
 CUSTOMER = {"id", "name", "balance"}
 ORDER = {
     "id",
