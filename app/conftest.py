@@ -2,7 +2,6 @@
 Redis and real RQ workers. Only the exchange's sleep is shortened, by
 setting its latency to zero."""
 
-import time
 import uuid
 from decimal import Decimal
 from importlib import import_module
@@ -12,10 +11,13 @@ import django_rq
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
-from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from accounts.audit import audit
+from accounts.models import ApiToken, Customer, LedgerEntry
+from core.testing.clients import token_client
+from ledger import movements
+from ledger.audit import audit
+from orders.models import Order, Purchase
 
 APP_DIR = Path(__file__).resolve().parent
 LISTED_CRYPTOS = import_module("orders.migrations.0002_listed_cryptos").CRYPTOS
@@ -25,6 +27,17 @@ LISTED_CRYPTOS = import_module("orders.migrations.0002_listed_cryptos").CRYPTOS
 def _fast_exchange(settings):
     settings.EXCHANGE_LATENCY_SECONDS = 0
     settings.PURCHASE_RETRY_BASE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """MD5 instead of PBKDF2 in every test: autouse, so that it is set
+    before the operator fixture hashes its password. The deliberate
+    slowness of the real hasher buys nothing in a test; the services
+    started as processes (``live``) keep the real one."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher"
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +65,7 @@ def _listed_cryptos(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     from orders.models import Crypto, Pool
 
-    account_services.house_ensure()
+    movements.house_ensure()
     for symbol, name, price in LISTED_CRYPTOS:
         crypto, _ = Crypto.objects.get_or_create(
             symbol=symbol, defaults={"name": name, "price": price}
@@ -99,9 +112,7 @@ def operator(db):
 
 @pytest.fixture
 def operator_client(operator):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {operator.api_token}")
-    return client
+    return token_client(operator.api_token)
 
 
 @pytest.fixture
@@ -119,9 +130,7 @@ def make_customer(db):
 @pytest.fixture
 def client_for():
     def for_customer(customer):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {customer.api_key}")
-        return client
+        return token_client(customer.api_key)
 
     return for_customer
 
@@ -135,26 +144,58 @@ def assert_books_balance():
     return check
 
 
-def database_url():
-    """The URL of the test database, for worker subprocesses."""
-    db = connections["default"].settings_dict
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    host = db.get("HOST") or "localhost"
-    port = db.get("PORT") or 5432
-    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
+@pytest.fixture
+def balance_of(db):
+    """``balance_of(customer)``: the customer's balance as stored now."""
+
+    def read(customer):
+        return Customer.objects.values_list("balance", flat=True).get(
+            pk=customer.pk
+        )
+
+    return read
 
 
-def wait_for(predicate, timeout=30.0, interval=0.1):
-    """Poll until ``predicate()`` is true; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting")
+@pytest.fixture
+def balances_and_row_counts(db):
+    """``balances_and_row_counts()``: what a refused request must leave
+    as it was. Every customer's balance, and how many customers, orders,
+    ledger entries, purchases and API keys there are."""
+
+    def read():
+        return (
+            list(Customer.objects.order_by("pk").values_list("pk", "balance")),
+            Order.objects.count(),
+            LedgerEntry.objects.count(),
+            Purchase.objects.count(),
+            ApiToken.objects.count(),
+        )
+
+    return read
+
+
+@pytest.fixture
+def assert_refused(balances_and_row_counts):
+    """``assert_refused(client, path, body, status=400, code="invalid")``:
+    POST ``body`` (raw JSON text) to ``path``; it is refused in the
+    envelope with ``status`` and ``code``, and nothing is written.
+    Returns the error."""
+
+    def check(client, path, body, status=400, code="invalid"):
+        before = balances_and_row_counts()
+        client.raise_request_exception = False
+
+        response = client.post(path, body, content_type="application/json")
+
+        assert response.status_code == status, (body[:200], response.content)
+        assert response["Content-Type"].startswith("application/json")
+        error = response.json()["error"]
+        assert error["code"] == code, error
+        assert isinstance(error["details"], dict)
+        assert balances_and_row_counts() == before
+        return error
+
+    return check
 
 
 @pytest.fixture
@@ -170,7 +211,7 @@ def live(transactional_db, tmp_path):
     class Live:
         def __init__(self):
             self.services, self.redises, self.proxies = [], [], []
-            self.database_url = database_url()
+            self.database_url = processes.database_url()
 
         def redis(self):
             server = processes.RedisServer(tmp_path)

@@ -2,7 +2,7 @@
 
 The service ships granian (``serve.py``); the 'servers' phase still
 measures gunicorn beside it, with the settings the service ran gunicorn
-with until then. ``bench/run.py`` passes ``--chdir``, ``--worker-class``,
+with until then. ``bench/stack.py`` passes ``--chdir``, ``--worker-class``,
 ``--workers`` and ``--threads``; ``PORT`` is the bench's port.
 """
 

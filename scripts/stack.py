@@ -23,13 +23,18 @@ or a Redis started by an older version without a password is given one
 listen on 127.0.0.1 only.
 
 PostgreSQL refuses to run as root. When this script runs as root, the
-server runs as the unprivileged system user ``pgserver`` (created with
-``useradd`` when missing, as the pgserver package itself does), which
-owns ``.data/pg``; only the PostgreSQL processes change user.
+server runs as the unprivileged user ``pgserver`` (created by pgserver's
+own ``ensure_user_exists``), which owns ``.data/pg``; only the
+PostgreSQL processes change user.
+
+From pgserver it takes its binaries, its account and permission helpers,
+its choice of a socket directory and its reading of ``postmaster.pid``.
+The rest exists because pgserver's own server listens on a unix socket
+only and trusts every local user: this one listens on a TCP port with a
+password, for Django's URLs and the fault tests' TCP proxy.
 """
 
 import fcntl
-import hashlib
 import importlib.util
 import json
 import os
@@ -44,7 +49,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR") or ROOT / ".data").absolute()
@@ -60,7 +68,7 @@ PG_PORT_FILE = PG_DIR / "port"
 PG_DEFAULT_PORT = 54329
 PG_SUPERUSER = "postgres"
 PG_DATABASE = "crypto"
-PG_SYSTEM_USER = "pgserver"
+PG_SYSTEM_USER = "pgserver"  # pgserver's own name for it
 PG_INCLUDE = "include_if_exists = 'stack.conf'"
 
 REDIS_DIR = DATA_DIR / "redis"
@@ -90,8 +98,26 @@ def _package_dir(name):
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _pgserver():
+    """pgserver's helpers, imported only when PostgreSQL is embedded."""
+    _package_dir("pgserver")
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset: it names the
+        # runtime directory of pgserver's own servers, unused here.
+        warnings.simplefilter("ignore")
+        from pgserver import utils
+    return utils
+
+
+def _pg_bin_dir():
+    _pgserver()
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    return POSTGRES_BIN_PATH
+
+
 def _pg_bin(name):
-    return str(_package_dir("pgserver") / "pginstall" / "bin" / name)
+    return str(_pg_bin_dir() / name)
 
 
 def _redis_server():
@@ -146,16 +172,9 @@ def _pid_alive(pid):
     if not pid or pid <= 0:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        pass
-    try:
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat_line.rpartition(")")[2].split()[0] != "Z"
 
 
 def _port_is_free(port):
@@ -203,35 +222,12 @@ def _pg_account(create=True):
     """The account PostgreSQL runs as: None for "this one", when not root."""
     if os.geteuid() != 0:
         return None
+    if create:
+        return _pgserver().ensure_user_exists(PG_SYSTEM_USER)
     try:
         return pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        if not create:
-            return None
-    useradd = shutil.which("useradd")
-    if useradd:
-        shell = "/usr/sbin/nologin"
-        if not os.path.exists(shell):
-            shell = "/bin/false"
-        subprocess.run(
-            [
-                useradd,
-                "--system",
-                "--user-group",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                shell,
-                PG_SYSTEM_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
-        say(f"created system user {PG_SYSTEM_USER} to run PostgreSQL")
-        return pwd.getpwnam(PG_SYSTEM_USER)
-    say("useradd not found; running PostgreSQL as nobody")
-    return pwd.getpwnam("nobody")
+        return None
 
 
 def _as_account(account):
@@ -263,7 +259,8 @@ def _chown_tree(path, account):
 
 
 def _make_traversable(path):
-    """Let other users traverse every ancestor of path (o+x)."""
+    """Let other users traverse every ancestor of path (o+x). pgserver's
+    ensure_prefix_permissions would also let them list .data."""
     for parent in Path(path).parents:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
@@ -271,39 +268,13 @@ def _make_traversable(path):
             say(f"chmod o+x {parent} so PostgreSQL can reach its files")
 
 
-def _make_readable_tree(path):
-    """Let other users read (and run) an installed tree."""
-    read = stat.S_IRGRP | stat.S_IROTH
-    run = stat.S_IXGRP | stat.S_IXOTH
-    for top, _dirs, files in os.walk(path):
-        mode = os.stat(top).st_mode
-        if mode & (read | run) != read | run:
-            os.chmod(top, mode | read | run)
-        for name in files:
-            full = os.path.join(top, name)
-            mode = os.lstat(full).st_mode
-            if stat.S_ISLNK(mode):
-                continue
-            wanted = mode | read | (run if mode & stat.S_IXUSR else 0)
-            if wanted != mode:
-                os.chmod(full, wanted)
-
-
-def _socket_dir():
-    """A unix socket directory under .data, unless its path is too long."""
-    if len(str(PG_RUN / ".s.PGSQL.65535.lock")) < 100:
-        return PG_RUN
-    digest = hashlib.sha256(str(PG_DIR).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"crypto-pg-{digest}"
-
-
 def _postmaster():
-    """(pid, port) from postmaster.pid, if there is one."""
+    """pgserver's reading of postmaster.pid: None when there is none, or
+    "starting" while the server is still writing it."""
     try:
-        lines = (PGDATA / "postmaster.pid").read_text().splitlines()
-        return int(lines[0]), int(lines[3])
-    except (FileNotFoundError, IndexError, ValueError):
-        return None
+        return _pgserver().PostmasterInfo.read_from_pgdata(PGDATA)
+    except (AssertionError, ValueError, IndexError):
+        return "starting"
 
 
 def _running_postgres_port():
@@ -317,19 +288,13 @@ def _running_postgres_port():
         info = _postmaster()
         if info is None:
             return None
-        pid, port = info
-        if _pid_alive(pid) and _pg_ready(port):
-            return port
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
+        if info != "starting":
+            if info.process is None or not info.process.is_running():
+                return None
+            if _pid_alive(info.pid) and _pg_ready(info.port):
+                return info.port
         if time.monotonic() > deadline:
-            raise StackError(
-                f"PostgreSQL (pid {pid}) does not answer; see {PG_LOG}"
-            )
+            raise StackError(f"PostgreSQL does not answer; see {PG_LOG}")
         time.sleep(0.2)
 
 
@@ -395,8 +360,15 @@ def _pg_prepare(account):
             )
         return
     _make_traversable(PG_DIR)
-    _make_traversable(_pg_bin("postgres"))
-    _make_readable_tree(Path(_pg_bin("postgres")).parent.parent)
+    # As pgserver prepares its binaries for the account it runs as.
+    helpers = _pgserver()
+    binaries = _pg_bin_dir()
+    helpers.ensure_prefix_permissions(binaries)
+    read = stat.S_IRGRP | stat.S_IROTH
+    helpers.ensure_folder_permissions(
+        binaries, read | stat.S_IXGRP | stat.S_IXOTH
+    )
+    helpers.ensure_folder_permissions(binaries.parent / "lib", read)
     if PG_DIR.stat().st_uid != account.pw_uid or (
         PGDATA.exists() and PGDATA.stat().st_uid != account.pw_uid
     ):
@@ -448,8 +420,10 @@ def _pg_initdb(account):
 
 
 def _pg_start(account):
-    socket_dir = _socket_dir()
-    socket_dir.mkdir(parents=True, exist_ok=True)
+    PG_RUN.mkdir(parents=True, exist_ok=True)
+    socket_dir = _pgserver().find_suitable_socket_dir(
+        PG_RUN, Path(tempfile.gettempdir())
+    )
     if account is not None:
         os.chown(socket_dir, account.pw_uid, account.pw_gid)
     port = _pick_port(PG_PORT_FILE, PG_DEFAULT_PORT)
@@ -542,10 +516,13 @@ def ensure_postgres():
 
 def stop_postgres():
     running = _postmaster()
-    if not running or not _pid_alive(running[0]):
+    if running is None or running == "starting":
         say("embedded PostgreSQL is not running")
         return
-    say(f"stopping PostgreSQL (pid {running[0]})")
+    if not _pid_alive(running.pid):
+        say("embedded PostgreSQL is not running")
+        return
+    say(f"stopping PostgreSQL (pid {running.pid})")
     subprocess.run(
         [_pg_bin("pg_ctl"), "-D", str(PGDATA), "-m", "fast", "-w", "stop"],
         cwd=PG_DIR,
@@ -758,8 +735,12 @@ def cmd_stop(_args):
 
 def cmd_status(_args):
     running = _postmaster()
-    if running and _pid_alive(running[0]) and _pg_ready(running[1]):
-        print(f"PostgreSQL: running, pid {running[0]}, {HOST}:{running[1]}")
+    if (
+        running not in (None, "starting")
+        and _pid_alive(running.pid)
+        and _pg_ready(running.port)
+    ):
+        print(f"PostgreSQL: running, pid {running.pid}, {HOST}:{running.port}")
     else:
         print("PostgreSQL: stopped")
     port = _redis_running(restart=False)

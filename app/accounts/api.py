@@ -28,6 +28,7 @@ from core.errors import InvalidInput
 from core.idempotency import idempotent
 from core.renderers import browsable_page_only
 from core.throttling import TokenThrottle
+from ledger import movements
 from orders import selectors as order_selectors
 from orders.serializers import HoldingSerializer
 
@@ -90,7 +91,7 @@ class CustomerViewSet(
         customer = self.get_object()
         serializer = DepositSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        customer = services.customer_deposit(
+        customer = movements.customer_deposit(
             customer_id=customer.pk,
             actor=Actor.of(request),
             amount=serializer.validated_data["amount"],
@@ -165,7 +166,7 @@ class HouseDepositView(APIView):
     def post(self, request):
         serializer = DepositSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.house_deposit(
+        movements.house_deposit(
             amount=serializer.validated_data["amount"],
             actor=Actor.of(request),
         )

@@ -12,11 +12,11 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models.base import ModelState
 from rest_framework import authentication, exceptions
 
 from accounts.models import ApiToken, Customer
 from core.prepared import PreparedStatement
+from core.sql import table
 
 User = get_user_model()
 
@@ -35,12 +35,12 @@ def token_generate(prefix):
 # The token, its user and (for customers) the customer, in one indexed
 # query written out: it runs on every authenticated request, where the
 # ORM's query building cost more than the query.
-_PRINCIPAL_SQL = """
+_PRINCIPAL_SQL = f"""
     SELECT t.id, u.id, u.username, u.is_staff, u.is_superuser,
            c.id, c.name, c.balance, c.created_at
-    FROM accounts_apitoken t
-    JOIN auth_user u ON u.id = t.user_id AND u.is_active
-    LEFT JOIN accounts_customer c ON c.user_id = u.id
+    FROM {table(ApiToken)} t
+    JOIN {table(User)} u ON u.id = t.user_id AND u.is_active
+    LEFT JOIN {table(Customer)} c ON c.user_id = u.id
     WHERE t.digest = %(digest)s AND t.revoked_at IS NULL
       AND (
         c.id IS NOT NULL
@@ -51,16 +51,17 @@ _PRINCIPAL_SQL = """
 
 
 def _loaded(model, **values):
-    """An instance of ``model`` as loaded from the database with only
-    ``values``, without running ``Model.__init__`` (which costs more than
-    the query on this path). A field left out is deferred: reading it
+    """An instance of ``model`` as Django loads one with only ``values``
+    (``Model.from_db``): a field left out is deferred, and reading it
     loads it from the database, as with ``.only()``."""
-    instance = model.__new__(model)
-    instance.__dict__.update(values)
-    instance._state = ModelState()
-    instance._state.adding = False
-    instance._state.db = DEFAULT_DB_ALIAS
-    return instance
+    names = [
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.attname in values
+    ]
+    return model.from_db(
+        DEFAULT_DB_ALIAS, names, [values[name] for name in names]
+    )
 
 
 _PRINCIPAL = PreparedStatement(

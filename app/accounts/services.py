@@ -1,13 +1,7 @@
-"""Writes to customers, balances and credentials.
+"""Writes to customers and their credentials.
 
-Every balance change is a single conditional ``UPDATE ... RETURNING``
-that locks the customer's row, so no update is ever lost and no balance
-goes below zero, paired with its ledger entry in the same transaction:
-credits (deposits, refunds) through ``balance_credit``; an order's debit
-inside the order's own statement (``orders/strategies.py``). Each entry,
-and each credential created or revoked, records its ``Actor``. The house's
-balance (``House``) changes the same way, through the ``house_*``
-functions, with its own ledger.
+Money moves in ``ledger.movements`` (a new customer's opening deposit
+too). Each credential created or revoked records its ``Actor``.
 """
 
 import uuid
@@ -16,23 +10,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.db.models import Sum
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import SERVICE, Actor
 from accounts.authentication import token_digest, token_generate
-from accounts.models import (
-    ApiToken,
-    CredentialEvent,
-    Customer,
-    House,
-    HouseHolding,
-    HouseLedgerEntry,
-    LedgerEntry,
-)
+from accounts.models import ApiToken, CredentialEvent, Customer
 from core.errors import InvalidInput, NotFound
-from core.money import MAX_BALANCE, require_money
+from core.money import MAX_BALANCE
+from ledger import movements
 
 User = get_user_model()
 
@@ -41,154 +27,6 @@ User = get_user_model()
 class CreatedCustomer:
     customer: Customer
     api_key: str
-
-
-def _balance_update(sql, params):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def balance_credit(
-    *, customer_id: int, amount: Decimal, cap: Decimal = MAX_BALANCE
-) -> Decimal:
-    """Add ``amount`` to the balance, refusing a balance above ``cap``
-    (by default what the column can hold)."""
-    require_money(amount)
-    balance = _balance_update(
-        "UPDATE accounts_customer SET balance = balance + %s "
-        "WHERE id = %s AND balance + %s <= %s RETURNING balance",
-        [amount, customer_id, amount, cap],
-    )
-    if balance is None:
-        if not Customer.objects.filter(pk=customer_id).exists():
-            raise NotFound("No such customer.")
-        message = f"The balance may not exceed {MAX_BALANCE}."
-        if cap < MAX_BALANCE:
-            message = (
-                f"The balance may not exceed {MAX_BALANCE} with the "
-                f"{MAX_BALANCE - cap} of open orders that may be refunded."
-            )
-        raise InvalidInput(
-            "The balance would exceed its maximum.",
-            details={"amount": [message]},
-        )
-    return balance
-
-
-def house_ensure() -> None:
-    """The house's row, made if missing (the migration makes it; a test
-    database flushed between tests does not keep it)."""
-    House.objects.get_or_create(pk=House.ID)
-
-
-def _house_open_shares_total() -> Decimal:
-    """What the house's shares of unfinished purchases may still bring
-    back as refunds."""
-    from orders.models import Purchase
-
-    return Purchase.objects.filter(
-        house_total__gt=0,
-        status__in=[Purchase.Status.QUEUED, Purchase.Status.IN_FLIGHT],
-    ).aggregate(total=Sum("house_total"))["total"] or Decimal(0)
-
-
-@transaction.atomic
-def house_deposit(*, amount: Decimal, actor: Actor = SERVICE) -> House:
-    """Fund the house, keeping room for the refund of every open share
-    (as ``customer_deposit`` does for a customer's open orders)."""
-    require_money(amount)
-    house_ensure()
-    House.objects.select_for_update().get(pk=House.ID)
-    room = MAX_BALANCE - _house_open_shares_total()
-    balance = _balance_update(
-        "UPDATE accounts_house SET balance = balance + %s "
-        "WHERE id = %s AND balance + %s <= %s RETURNING balance",
-        [amount, House.ID, amount, room],
-    )
-    if balance is None:
-        raise InvalidInput(
-            "The balance would exceed its maximum.",
-            details={
-                "amount": [
-                    f"The house's balance may not exceed {MAX_BALANCE} with "
-                    f"the {MAX_BALANCE - room} of open shares that may be "
-                    "refunded."
-                ]
-            },
-        )
-    HouseLedgerEntry.objects.create(
-        kind=HouseLedgerEntry.Kind.DEPOSIT,
-        amount=amount,
-        balance_after=balance,
-        **actor.fields(),
-    )
-    return House.objects.get(pk=House.ID)
-
-
-def house_top_up(*, purchase_id: int, amount: Decimal) -> Decimal | None:
-    """Debit the house for its share of a purchase, in the caller's
-    transaction: the new balance, or None if the house is short (nothing
-    is written then). Never overdraws: the debit is conditional."""
-    require_money(amount)
-    balance = _balance_update(
-        "UPDATE accounts_house SET balance = balance - %s "
-        "WHERE id = %s AND balance >= %s RETURNING balance",
-        [amount, House.ID, amount],
-    )
-    if balance is not None:
-        HouseLedgerEntry.objects.create(
-            kind=HouseLedgerEntry.Kind.HOUSE_TOP_UP,
-            amount=-amount,
-            balance_after=balance,
-            purchase_id=purchase_id,
-        )
-    return balance
-
-
-def house_refund(*, purchase_id: int, amount: Decimal) -> Decimal:
-    """Give the house its share of a failed purchase back, in the
-    caller's transaction. Deposits keep room for it, so it always fits."""
-    require_money(amount)
-    balance = _balance_update(
-        "UPDATE accounts_house SET balance = balance + %s "
-        "WHERE id = %s RETURNING balance",
-        [amount, House.ID],
-    )
-    HouseLedgerEntry.objects.create(
-        kind=HouseLedgerEntry.Kind.REFUND,
-        amount=amount,
-        balance_after=balance,
-        purchase_id=purchase_id,
-    )
-    return balance
-
-
-def house_holding_add(
-    *, crypto_id: str, amount: Decimal, spent: Decimal
-) -> None:
-    """The house's share of a completed purchase, added to what it
-    holds of the crypto, in the caller's transaction."""
-    table = HouseHolding._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (crypto_id, amount, spent) "
-            "VALUES (%s, %s, %s) ON CONFLICT (crypto_id) DO UPDATE SET "
-            f"amount = {table}.amount + EXCLUDED.amount, "
-            f"spent = {table}.spent + EXCLUDED.spent",
-            [crypto_id, amount, spent],
-        )
-
-
-def _open_orders_total(customer_id) -> Decimal:
-    """What the customer's unfinished orders may still bring back."""
-    from orders.models import Order
-
-    return Order.objects.filter(
-        customer_id=customer_id,
-        status__in=[Order.Status.PENDING, Order.Status.SUBMITTED],
-    ).aggregate(total=Sum("total"))["total"] or Decimal(0)
 
 
 def _api_token_create(*, user, prefix, kind, actor) -> str:
@@ -219,15 +57,9 @@ def customer_create(
     user = User(username=f"customer-{uuid.uuid4().hex}")
     user.set_unusable_password()
     user.save()
-    customer = Customer.objects.create(user=user, name=name, balance=opening)
-    if opening > 0:
-        LedgerEntry.objects.create(
-            customer=customer,
-            kind=LedgerEntry.Kind.DEPOSIT,
-            amount=opening,
-            balance_after=opening,
-            **actor.fields(),
-        )
+    customer = movements.customer_open(
+        user=user, name=name, balance=opening, actor=actor
+    )
     api_key = _api_token_create(
         user=user,
         prefix="ck",
@@ -235,31 +67,6 @@ def customer_create(
         actor=actor,
     )
     return CreatedCustomer(customer=customer, api_key=api_key)
-
-
-@transaction.atomic
-def customer_deposit(
-    *, customer_id: int, amount: Decimal, actor: Actor = SERVICE
-) -> Customer:
-    """Credit a deposit, keeping room for every refund: the balance plus
-    the totals of the customer's open orders stays within what the
-    balance column holds, so a failed purchase's refund always fits.
-
-    The customer's row is locked first, so no order is debited while the
-    open orders are summed.
-    """
-    require_money(amount)
-    _customer_locked(customer_id)
-    room = MAX_BALANCE - _open_orders_total(customer_id)
-    balance = balance_credit(customer_id=customer_id, amount=amount, cap=room)
-    LedgerEntry.objects.create(
-        customer_id=customer_id,
-        kind=LedgerEntry.Kind.DEPOSIT,
-        amount=amount,
-        balance_after=balance,
-        **actor.fields(),
-    )
-    return Customer.objects.get(pk=customer_id)
 
 
 def _customer_locked(customer_id):

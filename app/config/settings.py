@@ -221,6 +221,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "orders",
+    "ledger",
     "exchange",
     "monitoring",
 ]
@@ -369,9 +370,6 @@ REST_FRAMEWORK = {
         # DRF's, keeping a refused form's input and field messages.
         "core.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": (
-        "core.negotiation.ContentNegotiation"
-    ),
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.errors.exception_handler",

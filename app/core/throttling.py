@@ -30,19 +30,18 @@ import functools
 import hashlib
 import ipaddress
 import logging
-import math
 import time
 import unicodedata
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import ImproperlyConfigured
 from django.http import JsonResponse
 from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
 from core.errors import ErrorCode, envelope
-from core.redis_calls import Line, Script
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +61,9 @@ if count == 1 or ttl < 0 then
 end
 return {count, ttl}
 """
-_WINDOW = Script(_WINDOW_SCRIPT)
+# redis-py's Script (EVALSHA, loaded again if Redis lost it), made from
+# the first client that needs it and run on each request's client.
+_window = None
 
 
 def _digest(*parts):
@@ -136,47 +137,23 @@ class WindowRateThrottle(SimpleRateThrottle):
 
     def _count(self):
         """This request's number in its window, and (when over the limit)
-        the seconds until the window closes."""
+        the seconds until the window closes: one round trip, atomic (a
+        Lua script) on the cache's Redis."""
+        global _window
         backend = caches["default"]
-        if isinstance(backend, RedisCache):
-            count, ttl = self._count_in_redis(backend)
-        else:
-            count, ttl = self._count_in_cache(backend)
+        if not isinstance(backend, RedisCache):
+            raise ImproperlyConfigured(
+                "Rate limits count in Redis: CACHES['default'] must be "
+                "Django's RedisCache."
+            )
+        key = backend.make_and_validate_key(self.key)
+        client = backend._cache.get_client(key, write=True)
+        if _window is None:
+            _window = client.register_script(_WINDOW_SCRIPT)
+        count, ttl = _window(keys=[key], args=[self.duration], client=client)
         if count <= self.num_requests:
             return count, None
         return count, max(ttl, 1)
-
-    def _count_in_redis(self, backend):
-        """One round trip, atomic (a Lua script): count this request,
-        open the window if this is its first, read how long it has left.
-        Sent on the cache's own connection of this thread
-        (``core.redis_calls``): the cache's client costs more Python
-        than the round trip."""
-        key = backend.make_and_validate_key(self.key)
-        cache = backend._cache
-        line = getattr(cache, "_throttle_line", None)
-        if line is None:
-            line = cache._throttle_line = Line(
-                lambda: cache.get_client(key, write=True)
-            )
-        count, ttl = _WINDOW.run(line, keys=[key], args=[self.duration])
-        return count, ttl
-
-    def _count_in_cache(self, backend):
-        """Any other cache (one process's memory, in development): the
-        same window through the cache API."""
-        started_key = f"{self.key}:started"
-        for _ in range(2):
-            now = self.timer()
-            if backend.add(self.key, 0, self.duration):
-                backend.set(started_key, now, self.duration)
-            try:
-                count = backend.incr(self.key)
-            except ValueError:
-                continue  # the window closed between add and incr
-            started = backend.get(started_key, now)
-            return count, math.ceil(started + self.duration - now)
-        return 1, self.duration
 
     def wait(self):
         return getattr(self, "_wait", None)
@@ -310,29 +287,3 @@ def login_guarded(view, *, names=True):
             _login_end(key)
 
     return wrapper
-
-
-def throttled_by(*throttle_classes):
-    """Apply throttles to one handler of a view (a viewset's ``create``),
-    after authentication and permissions, before the handler runs.
-
-    DRF's ``throttle_classes`` apply to every action of a viewset; this
-    limits only the one that writes.
-    """
-
-    def decorate(handler):
-        @functools.wraps(handler)
-        def wrapper(view, request, *args, **kwargs):
-            waits = []
-            for throttle_class in throttle_classes:
-                throttle = throttle_class()
-                if not throttle.allow_request(request, view):
-                    waits.append(throttle.wait())
-            if waits:
-                known = [wait for wait in waits if wait is not None]
-                view.throttled(request, max(known, default=None))
-            return handler(view, request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate

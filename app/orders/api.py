@@ -16,7 +16,7 @@ from accounts.permissions import (
 )
 from core.errors import Forbidden, InvalidInput
 from core.idempotency import idempotent
-from core.throttling import OrderCreateThrottle, throttled_by
+from core.throttling import OrderCreateThrottle
 from orders import schema, selectors, services
 from orders.serializers import (
     CryptoSerializer,
@@ -70,8 +70,13 @@ class OrderViewSet(
             return OrderCreateSerializer
         return OrderSerializer
 
+    def get_throttles(self):
+        # Placing orders is limited; reading them is not.
+        if self.action == "create":
+            return [OrderCreateThrottle()]
+        return super().get_throttles()
+
     @schema.order_create
-    @throttled_by(OrderCreateThrottle)
     @idempotent
     def create(self, request):
         serializer = OrderCreateSerializer(data=request.data)

@@ -1,7 +1,7 @@
 """The per-crypto pool of small orders, flushed into a purchase.
 
 A small order's own statement adds its total to the pool
-(``orders.strategies``). The order that brings the pool to the
+(``ledger.movements``). The order that brings the pool to the
 threshold then flushes it here, in a transaction of its own: the pool's
 row is locked first, then its pending orders. Nothing else locks a pool
 and then a customer, so no deadlock forms with the orders' statements
@@ -23,76 +23,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import House
-from accounts.services import house_top_up
 from core.money import order_total
-from core.prepared import PreparedStatement
+from ledger import movements
 from orders.doorbell import purchase_ring_on_commit
 from orders.models import Crypto, Pool
 
 ZERO = Decimal(0)
 # The smallest unit of a crypto amount: 10 decimal places.
 UNIT = Decimal("1E-10")
-
-# Every pending order of a crypto into one new purchase, in one
-# statement, if the pool with the house's share (zero but for the
-# bounded wait's flush) holds at least the threshold: the orders
-# (locked), the purchase of their sums and the house's share, the
-# orders moved into it, and the pool emptied of exactly what was taken.
-_FLUSH_SQL = """
-    WITH pending AS (
-        SELECT id, amount, total FROM orders_order
-        WHERE crypto_id = %(crypto)s AND status = 'pending'
-          AND EXISTS (
-              SELECT 1 FROM orders_pool
-              WHERE crypto_id = %(crypto)s
-                AND pending_total + %(house_total)s >= %(threshold)s)
-        FOR UPDATE
-    ),
-    purchase AS (
-        INSERT INTO orders_purchase (
-            crypto_id, amount, total, house_amount, house_total, status,
-            client_order_id, attempts, lease_owner, last_error,
-            enqueued_at, created_at, updated_at)
-        SELECT %(crypto)s, SUM(amount) + %(house_amount)s,
-               SUM(total) + %(house_total)s, %(house_amount)s,
-               %(house_total)s, 'queued', %(client_order_id)s, 0, '', '',
-               now(), now(), now()
-        FROM pending
-        HAVING COUNT(*) > 0
-        RETURNING id, total
-    ),
-    moved AS (
-        UPDATE orders_order o
-        SET status = 'submitted', purchase_id = purchase.id,
-            updated_at = now()
-        FROM purchase, pending
-        WHERE o.id = pending.id
-    ),
-    pooled AS (
-        UPDATE orders_pool
-        SET pending_total = pending_total
-                            - (purchase.total - %(house_total)s),
-            waiting_since = NULL
-        FROM purchase
-        WHERE crypto_id = %(crypto)s
-    )
-    SELECT id FROM purchase
-"""
-# The pool's row is locked first, by a statement of its own sent in the
-# same message (one round trip for both, one transaction).
-POOL_FLUSH = PreparedStatement(
-    "pool_flush",
-    _FLUSH_SQL,
-    [
-        ("crypto", "varchar"),
-        ("threshold", "numeric"),
-        ("client_order_id", "uuid"),
-        ("house_amount", "numeric"),
-        ("house_total", "numeric"),
-    ],
-    prelude="SELECT 1 FROM orders_pool WHERE crypto_id = %(crypto)s "
-    "FOR UPDATE",
-)
 
 
 def pool_flush_if_full(
@@ -107,22 +45,18 @@ def pool_flush_if_full(
     pool was not full (another flush emptied it first).
 
     One round trip, one transaction of its own (or a part of the
-    caller's): the pool's row is locked first, so no other flush of the
-    crypto runs at the same time and no order is added meanwhile; the
-    flush statement's snapshot, taken after the lock, sees exactly the
-    orders whose totals the pool counts.
+    caller's); see ``ledger.movements.pool_flush``.
     """
-    row = POOL_FLUSH.fetchone(
-        crypto=crypto_id,
+    purchase_id = movements.pool_flush(
+        crypto_id=crypto_id,
         threshold=settings.PURCHASE_THRESHOLD,
         client_order_id=uuid.uuid4(),
         house_amount=house_amount,
         house_total=house_total,
     )
-    if row is None:
-        return None
-    purchase_ring_on_commit(row[0])
-    return row[0]
+    if purchase_id is not None:
+        purchase_ring_on_commit(purchase_id)
+    return purchase_id
 
 
 def pools_flush_full() -> list[int]:
@@ -227,7 +161,10 @@ def pool_flush_overdue(*, crypto_id: str) -> OverdueFlush | None:
     )
     if purchase_id is None:
         return None
-    if house_top_up(purchase_id=purchase_id, amount=share.total) is None:
+    topped = movements.house_top_up(
+        purchase_id=purchase_id, amount=share.total
+    )
+    if topped is None:
         raise RuntimeError("the house's balance moved under its lock")
     return OverdueFlush(
         crypto_id, purchase_id=purchase_id, house_total=share.total

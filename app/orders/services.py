@@ -1,13 +1,14 @@
 """Writes of the order flow: placing an order, and each step of a purchase.
 
 An order goes: ``order_place`` (debit, ledger, order, pool or purchase:
-one SQL statement, its own transaction in autocommit; the order that
-fills a pool flushes it in a second, short one) -> the doorbell rings
-the worker -> ``orders.jobs``
+one SQL statement of ``ledger.movements``, its own transaction in
+autocommit; the order that fills a pool flushes it in a second, short
+one) -> the doorbell rings the worker -> ``orders.jobs``
 claims the purchase (``purchase_claim``), calls the exchange, and ends it
 with ``purchase_complete``, ``purchase_retry_later`` or ``purchase_fail``
 (which refunds the customers, and the house its share). A pending order
-may be taken back with ``order_cancel``.
+may be taken back with ``order_cancel``. The money of each step moves in
+``ledger.movements``.
 """
 
 import logging
@@ -17,12 +18,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.actors import SERVICE, Actor
-from accounts.models import Customer, LedgerEntry
-from accounts.services import balance_credit, house_holding_add, house_refund
+from accounts.models import Customer
 from core.errors import (
     InsufficientFunds,
     InvalidInput,
@@ -32,6 +32,7 @@ from core.errors import (
     UnknownCrypto,
 )
 from core.money import CENT, MAX_BALANCE, exact_product, order_total
+from ledger import movements
 from monitoring import metrics
 from orders import prices
 from orders.models import Crypto, Order, Pool, Purchase
@@ -136,22 +137,8 @@ def order_cancel(*, order_id: int, actor: Actor = SERVICE) -> Order:
         )
     order.status = Order.Status.CANCELLED
     order.save(update_fields=["status", "updated_at"])
-    balance = balance_credit(customer_id=customer_id, amount=order.total)
-    LedgerEntry.objects.create(
-        customer_id=customer_id,
-        kind=LedgerEntry.Kind.REFUND,
-        amount=order.total,
-        balance_after=balance,
-        order=order,
-        **actor.fields(),
-    )
-    # The pool waits since its oldest remaining order, if any.
-    oldest = Order.objects.filter(
-        crypto_id=crypto_id, status=Order.Status.PENDING
-    ).aggregate(oldest=Min("created_at"))["oldest"]
-    Pool.objects.filter(crypto_id=crypto_id).update(
-        pending_total=F("pending_total") - order.total, waiting_since=oldest
-    )
+    movements.order_refund(order=order, actor=actor)
+    movements.pool_take_back(order=order)
     transaction.on_commit(lambda: metrics.refunds_counted("order_cancelled"))
     logger.info(
         "order #%s cancelled: %s %s, $%s refunded",
@@ -262,11 +249,7 @@ def purchase_complete(*, purchase_id: int) -> bool:
     purchase.save()
     purchase.orders.update(status=Order.Status.COMPLETED, updated_at=now)
     if purchase.house_total:
-        house_holding_add(
-            crypto_id=purchase.crypto_id,
-            amount=purchase.house_amount,
-            spent=purchase.house_total,
-        )
+        movements.house_holding_add(purchase=purchase)
     return True
 
 
@@ -307,19 +290,10 @@ def purchase_fail(*, purchase_id: int, error: str) -> bool:
     purchase.save()
     orders = list(purchase.orders.order_by("customer_id", "id"))
     for order in orders:
-        balance = balance_credit(
-            customer_id=order.customer_id, amount=order.total
-        )
-        LedgerEntry.objects.create(
-            customer_id=order.customer_id,
-            kind=LedgerEntry.Kind.REFUND,
-            amount=order.total,
-            balance_after=balance,
-            order=order,
-        )
+        movements.order_refund(order=order)
     purchase.orders.update(status=Order.Status.FAILED, updated_at=now)
     if purchase.house_total:
-        house_refund(purchase_id=purchase.pk, amount=purchase.house_total)
+        movements.house_refund(purchase=purchase)
     transaction.on_commit(
         lambda: metrics.refunds_counted("purchase_failed", len(orders))
     )

@@ -4,13 +4,9 @@ The factory compares an order's total to ``PURCHASE_THRESHOLD``: a large
 order is bought on its own at once; a small one waits in its crypto's
 pool until the pool is worth a purchase.
 
-Each strategy writes its order in one SQL statement: the conditional
-debit (``UPDATE ... WHERE balance >= total``, which also checks that the
-price is still the one quoted), the order, its ledger entry, and either
-the order's own purchase or the pool's running total. One statement is
-one round trip and holds the customer's and the pool's row locks for as
-short a time as possible; the customer's row is always locked first,
-because every other part of the statement reads the debit's result.
+Each strategy writes its order with one statement of
+``ledger.movements``: the conditional debit, the order, its ledger entry,
+and either the order's own purchase or the pool's running total.
 """
 
 import logging
@@ -22,100 +18,12 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from accounts.actors import SERVICE, Actor
-from core.prepared import PreparedStatement
+from ledger import movements
 from orders import pool
 from orders.doorbell import purchase_ring_on_commit
 from orders.models import Crypto, Order
 
 logger = logging.getLogger(__name__)
-
-_DEBIT = """
-    debit AS (
-        UPDATE accounts_customer SET balance = balance - %(total)s
-        WHERE id = %(customer_id)s AND balance >= %(total)s
-          AND EXISTS (
-              SELECT 1 FROM orders_crypto
-              WHERE symbol = %(crypto)s AND price = %(price)s)
-        RETURNING id, balance
-    )"""
-
-_ORDER_AND_ENTRY = """
-    new_order AS (
-        INSERT INTO orders_order (
-            customer_id, crypto_id, amount, price, total, status,
-            purchase_id, created_at, updated_at)
-        SELECT debit.id, %(crypto)s, %(amount)s, %(price)s, %(total)s,
-               %(status)s, {purchase_id}, now(), now()
-        FROM debit {purchase_from}
-        RETURNING id, purchase_id, created_at, updated_at
-    ),
-    entry AS (
-        INSERT INTO accounts_ledgerentry (
-            customer_id, kind, amount, balance_after, order_id,
-            actor_user_id, actor_token_id, created_at)
-        SELECT debit.id, 'order', -%(total)s, debit.balance, new_order.id,
-               %(actor_user_id)s, %(actor_token_id)s, now()
-        FROM debit, new_order
-    )"""
-
-LARGE_ORDER_SQL = (
-    "WITH"
-    + _DEBIT
-    + """,
-    purchase AS (
-        INSERT INTO orders_purchase (
-            crypto_id, amount, total, status, client_order_id, attempts,
-            lease_owner, last_error, enqueued_at, created_at, updated_at)
-        SELECT %(crypto)s, %(amount)s, %(total)s, 'queued',
-               %(client_order_id)s, 0, '', '', now(), now(), now()
-        FROM debit
-        RETURNING id
-    ),"""
-    + _ORDER_AND_ENTRY.format(
-        purchase_id="purchase.id", purchase_from=", purchase"
-    )
-    + """
-    SELECT id, purchase_id, created_at, updated_at, NULL, NULL
-    FROM new_order"""
-)
-
-SMALL_ORDER_SQL = (
-    "WITH"
-    + _DEBIT
-    + ","
-    + _ORDER_AND_ENTRY.format(purchase_id="NULL::bigint", purchase_from="")
-    + """,
-    pooled AS (
-        INSERT INTO orders_pool (crypto_id, pending_total, waiting_since)
-        SELECT %(crypto)s, %(total)s, now() FROM debit
-        ON CONFLICT (crypto_id) DO UPDATE
-        SET pending_total = orders_pool.pending_total + EXCLUDED.pending_total,
-            waiting_since = LEAST(
-                orders_pool.waiting_since, EXCLUDED.waiting_since)
-        RETURNING pending_total, waiting_since
-    )
-    SELECT id, purchase_id, created_at, updated_at, pooled.pending_total,
-           pooled.waiting_since
-    FROM new_order, pooled"""
-)
-
-
-_ORDER_PARAMS = [
-    ("customer_id", "bigint"),
-    ("crypto", "varchar"),
-    ("amount", "numeric"),
-    ("price", "numeric"),
-    ("total", "numeric"),
-    ("status", "varchar"),
-    ("actor_user_id", "bigint"),
-    ("actor_token_id", "bigint"),
-]
-LARGE_ORDER = PreparedStatement(
-    "order_large",
-    LARGE_ORDER_SQL,
-    [*_ORDER_PARAMS, ("client_order_id", "uuid")],
-)
-SMALL_ORDER = PreparedStatement("order_small", SMALL_ORDER_SQL, _ORDER_PARAMS)
 
 
 class OrderNotWritten(Exception):
@@ -141,45 +49,37 @@ class OrderStrategy(ABC):
         its own transaction in autocommit, or a part of the caller's
         when one is open (an idempotent request's)."""
 
-    def _write(
-        self, statement, *, customer_id, crypto, amount, total, actor, **extra
-    ):
-        """Run the order's statement; the order as written, and the
-        pool's pending total (None when the statement has no pool).
-
-        A pooled order also carries its pool's state as the statement
-        left it (``pool_pending``, ``pool_waiting_since``), for its
-        progress in the answer."""
-        row = statement.fetchone(
+    def _write(self, write, *, customer_id, crypto, amount, total, **extra):
+        """Write the order with ``write`` (a statement of
+        ``ledger.movements``): the order as written, or
+        ``OrderNotWritten``. A pooled order also carries its pool's state
+        as the statement left it (``pool_pending``,
+        ``pool_waiting_since``), for its progress in the answer."""
+        written = write(
             customer_id=customer_id,
-            crypto=crypto.pk,
+            crypto=crypto,
             amount=amount,
-            price=crypto.price,
             total=total,
-            status=self.status,
-            actor_user_id=actor.user_id,
-            actor_token_id=actor.token_id,
             **extra,
         )
-        if row is None:
+        if written is None:
             raise OrderNotWritten()
-        order_id, purchase_id, created_at, updated_at, pending, since = row
         order = Order(
-            id=order_id,
+            id=written.id,
             customer_id=customer_id,
             crypto_id=crypto.pk,
             amount=amount,
             price=crypto.price,
             total=total,
             status=self.status,
-            purchase_id=purchase_id,
-            created_at=created_at,
-            updated_at=updated_at,
+            purchase_id=written.purchase_id,
+            created_at=written.created_at,
+            updated_at=written.updated_at,
         )
         order._state.adding = False
-        order.pool_pending = pending
-        order.pool_waiting_since = since
-        return order, pending
+        order.pool_pending = written.pool_pending
+        order.pool_waiting_since = written.pool_waiting_since
+        return order
 
 
 class LargeOrderStrategy(OrderStrategy):
@@ -191,8 +91,8 @@ class LargeOrderStrategy(OrderStrategy):
     """
 
     def execute(self, *, customer_id, crypto, amount, total, actor=SERVICE):
-        order, _ = self._write(
-            LARGE_ORDER,
+        order = self._write(
+            movements.order_write_large,
             customer_id=customer_id,
             crypto=crypto,
             amount=amount,
@@ -219,15 +119,15 @@ class SmallOrderStrategy(OrderStrategy):
     status = Order.Status.PENDING
 
     def execute(self, *, customer_id, crypto, amount, total, actor=SERVICE):
-        order, pending = self._write(
-            SMALL_ORDER,
+        order = self._write(
+            movements.order_write_small,
             customer_id=customer_id,
             crypto=crypto,
             amount=amount,
             total=total,
             actor=actor,
         )
-        if pending >= settings.PURCHASE_THRESHOLD:
+        if order.pool_pending >= settings.PURCHASE_THRESHOLD:
             try:
                 purchase_id = pool.pool_flush_if_full(crypto_id=crypto.pk)
             except DatabaseError:

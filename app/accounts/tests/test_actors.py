@@ -13,6 +13,7 @@ from accounts.models import (
     HouseLedgerEntry,
     LedgerEntry,
 )
+from core.testing.clients import token_client
 from orders import jobs, sweeper
 
 pytestmark = [
@@ -93,8 +94,7 @@ def test_each_credential_event_names_who_did_it(operator, operator_client):
     rotated = operator_client.post(
         f"/api/customer/{customer_id}/rotate-key/"
     ).json()
-    bob = APIClient()
-    bob.credentials(HTTP_AUTHORIZATION=f"Token {rotated['api_key']}")
+    bob = token_client(rotated["api_key"])
     assert bob.delete("/api/token/").status_code == 204
     operator_client.post(f"/api/customer/{customer_id}/revoke-keys/")
 

@@ -10,58 +10,18 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Customer, LedgerEntry
+from core.testing.clients import token_client
+from core.testing.contract import LEDGER_ENTRY_FIELDS
+from core.testing.envelope import assert_error
 from orders.models import Order
 from orders.services import purchase_fail
 
 pytestmark = pytest.mark.django_db
 
-ERROR_KEYS = {"code", "message", "details"}
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    # Runs before the operator fixture hashes its password; PBKDF2's
-    # deliberate slowness buys nothing in a test.
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
-
-
-def books(*customers):
-    """What a refused request must leave untouched."""
-    return (
-        [
-            Customer.objects.values_list("balance", flat=True).get(pk=c.pk)
-            for c in customers
-        ],
-        Customer.objects.count(),
-        LedgerEntry.objects.count(),
-        Order.objects.count(),
-    )
-
 
 def is_utc_iso(value):
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed.utcoffset() == timedelta(0)
-
-
-def token_client(token):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 def customer_url(customer_id, action=None):
@@ -174,16 +134,18 @@ def test_operator_creates_customer_with_custom_balance(
     assert_books_balance()
 
 
-def test_customer_cannot_create_customers(make_customer, client_for):
+def test_customer_cannot_create_customers(
+    make_customer, client_for, balances_and_row_counts
+):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = client_for(alice).post(
         "/api/customer/", {"name": "mallory"}, format="json"
     )
 
     assert_error(response, 403, "permission_denied")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_anonymous_cannot_create_customers(db):
@@ -261,16 +223,18 @@ def test_operator_deposit_credits_balance_and_ledger(
     assert_books_balance()
 
 
-def test_customer_cannot_deposit_even_to_itself(make_customer, client_for):
+def test_customer_cannot_deposit_even_to_itself(
+    make_customer, client_for, balances_and_row_counts
+):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = client_for(alice).post(
         customer_url(alice.pk, "deposit"), {"amount": "10.00"}, format="json"
     )
 
     assert_error(response, 403, "permission_denied")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_deposit_to_unknown_customer_is_not_found(operator_client):
@@ -302,10 +266,10 @@ def test_deposit_to_unknown_customer_is_not_found(operator_client):
     ids=repr,
 )
 def test_invalid_deposit_is_refused_and_writes_nothing(
-    operator_client, make_customer, payload, field
+    operator_client, make_customer, payload, field, balances_and_row_counts
 ):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         customer_url(alice.pk, "deposit"), payload, format="json"
@@ -313,17 +277,17 @@ def test_invalid_deposit_is_refused_and_writes_nothing(
 
     error = assert_error(response, 400, "invalid")
     assert field in error["details"]
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 @pytest.mark.parametrize(
     "body", ['{"amount": NaN}', '{"amount": 1e3}', '{"amount": Infinity}']
 )
 def test_deposit_refuses_raw_json_non_plain_numbers(
-    operator_client, make_customer, body
+    operator_client, make_customer, body, balances_and_row_counts
 ):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         customer_url(alice.pk, "deposit"),
@@ -332,21 +296,21 @@ def test_deposit_refuses_raw_json_non_plain_numbers(
     )
 
     assert_error(response, 400, "invalid")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_deposit_beyond_maximum_balance_is_refused(
-    operator_client, make_customer
+    operator_client, make_customer, balances_and_row_counts
 ):
     rich = make_customer("rich", Decimal("99999999.00"))
-    before = books(rich)
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         customer_url(rich.pk, "deposit"), {"amount": "1.00"}, format="json"
     )
 
     assert_error(response, 400, "invalid")
-    assert books(rich) == before
+    assert balances_and_row_counts() == before
 
 
 def test_deposit_up_to_maximum_balance_is_accepted(
@@ -363,7 +327,11 @@ def test_deposit_up_to_maximum_balance_is_accepted(
 
 
 def test_deposit_keeps_room_to_refund_every_open_order(
-    operator_client, make_customer, client_for, assert_books_balance
+    operator_client,
+    make_customer,
+    client_for,
+    assert_books_balance,
+    balances_and_row_counts,
 ):
     """A deposit may not fill the balance so far that refunding an open
     order would overflow it: the refund of a failed purchase must fit."""
@@ -373,7 +341,7 @@ def test_deposit_keeps_room_to_refund_every_open_order(
     )  # 32.00, open until its purchase ends
     assert placed.status_code == 201, placed.content
     to_the_brim = str(Decimal("99999999.99") - Decimal("68.00"))
-    before = books(rich)
+    before = balances_and_row_counts()
 
     refused = operator_client.post(
         customer_url(rich.pk, "deposit"),
@@ -383,7 +351,7 @@ def test_deposit_keeps_room_to_refund_every_open_order(
 
     assert_error(refused, 400, "invalid")
     assert "open orders" in refused.json()["error"]["details"]["amount"][0]
-    assert books(rich) == before
+    assert balances_and_row_counts() == before
     room = str(Decimal("99999999.99") - Decimal("32.00") - Decimal("68.00"))
     accepted = operator_client.post(
         customer_url(rich.pk, "deposit"), {"amount": room}, format="json"
@@ -421,14 +389,7 @@ def test_ledger_lists_signed_entries(
         assert {"next", "previous", "results"} <= set(body)
         entries = body["results"]
         for entry in entries:
-            assert set(entry) == {
-                "id",
-                "kind",
-                "amount",
-                "balance_after",
-                "order_id",
-                "created_at",
-            }
+            assert set(entry) == LEDGER_ENTRY_FIELDS
             assert is_utc_iso(entry["created_at"])
         by_kind = sorted(
             (e["kind"], e["amount"], e["balance_after"], e["order_id"])

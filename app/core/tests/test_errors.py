@@ -7,63 +7,28 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import Customer, LedgerEntry
+from core.testing.envelope import assert_error
 from orders import services as order_services
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db
 
-ERROR_KEYS = {"code", "message", "details"}
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    # Runs before the operator fixture hashes its password; PBKDF2's
-    # deliberate slowness buys nothing in a test.
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    if code is not None:
-        assert body["error"]["code"] == code
-    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
-
-
-def books(*customers):
-    return (
-        [
-            Customer.objects.values_list("balance", flat=True).get(pk=c.pk)
-            for c in customers
-        ],
-        Order.objects.count(),
-        LedgerEntry.objects.count(),
-    )
-
 
 @pytest.mark.parametrize(
     "body", ['{"crypto": "ABAN", "amount": ', "not json", "{'a': 1}", ""]
 )
-def test_malformed_json_is_invalid(make_customer, client_for, body):
+def test_malformed_json_is_invalid(
+    make_customer, client_for, body, balances_and_row_counts
+):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = client_for(alice).post(
         "/api/order/", body, content_type="application/json"
     )
 
     assert_error(response, 400, "invalid")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 @pytest.mark.parametrize(
@@ -75,10 +40,10 @@ def test_malformed_json_is_invalid(make_customer, client_for, body):
     ],
 )
 def test_api_client_sending_a_non_json_body_is_refused(
-    make_customer, client_for, body, content_type
+    make_customer, client_for, body, content_type, balances_and_row_counts
 ):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
     client = client_for(alice)
 
     if content_type == "multipart":
@@ -91,7 +56,7 @@ def test_api_client_sending_a_non_json_body_is_refused(
         response = client.post("/api/order/", body, content_type=content_type)
 
     assert_error(response, 415, "unsupported_media_type")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 @pytest.mark.parametrize("path", ["/api/nope/", "/nope", "/api/order/1/x/"])
@@ -119,13 +84,15 @@ def test_unknown_id_is_json_not_found(operator_client):
         ("delete", "/api/customer/{customer}/"),
     ],
 )
-def test_wrong_method_is_405(make_customer, client_for, method, path):
+def test_wrong_method_is_405(
+    make_customer, client_for, method, path, balances_and_row_counts
+):
     alice = make_customer("alice")
     client = client_for(alice)
     placed = client.post(
         "/api/order/", {"crypto": "ABAN", "amount": "1"}, format="json"
     )
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = getattr(client, method)(
         path.format(order=placed.json()["id"], customer=alice.pk),
@@ -134,7 +101,7 @@ def test_wrong_method_is_405(make_customer, client_for, method, path):
     )
 
     assert_error(response, 405)
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_anonymous_wrong_method_is_405(db):
@@ -168,11 +135,11 @@ def test_no_credentials_is_401_with_challenge(db, method, path):
     ],
     ids=repr,
 )
-def test_bad_token_is_401(make_customer, header):
+def test_bad_token_is_401(make_customer, header, balances_and_row_counts):
     alice = make_customer("alice")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=header)
-    before = books(alice)
+    before = balances_and_row_counts()
 
     listing = client.get("/api/order/")
     placing = client.post(
@@ -183,14 +150,14 @@ def test_bad_token_is_401(make_customer, header):
 
     assert_error(listing, 401, "not_authenticated")
     assert_error(placing, 401, "not_authenticated")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_unexpected_exception_is_json_500(
-    make_customer, client_for, monkeypatch
+    make_customer, client_for, monkeypatch, balances_and_row_counts
 ):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     def broken(**kwargs):
         raise RuntimeError("a bug")
@@ -206,7 +173,7 @@ def test_unexpected_exception_is_json_500(
     error = assert_error(response, 500, "server_error")
     assert "a bug" not in error["message"]
     assert b"<html" not in response.content.lower()
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_unexpected_exception_with_html_accept_is_still_json(

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts import services as account_services
-from core.testing.live import http
+from core.testing.live import order_over_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,23 +51,10 @@ NOT_FUZZED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 def _known_ids(web, customer):
     """Ids that exist, so that detail operations are reached, not only
     answered 404."""
-    status, order, _ = http(
-        "POST",
-        f"{web.url}/api/order/",
-        token=customer.api_key,
-        body={"crypto": "ETH", "amount": "0.01"},
-    )
-    assert status == 201, order
+    order = order_over_http(web, customer, "ETH", "0.01")
     return {
         "/api/customer/": customer.pk,
         "/api/order/": order["id"],

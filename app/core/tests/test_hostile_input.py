@@ -5,7 +5,6 @@ envelope (or read correctly), and writes nothing it should not."""
 
 import base64
 import json
-import socket
 import unicodedata
 from decimal import Decimal
 from urllib.parse import quote
@@ -14,16 +13,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.parsers import MAX_JSON_DEPTH
-from core.testing.live import http
-from core.testing.refusals import assert_refused, books
+from core.testing.live import http, raw_http
 from orders.models import Order
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
 
 
 @pytest.fixture
@@ -52,7 +43,7 @@ def _order_for(client, customer, amount="1"):
     ],
 )
 def test_an_order_beyond_any_balance_is_insufficient_funds(
-    operator_client, alice, amount
+    operator_client, alice, amount, assert_refused
 ):
     body = json.dumps(
         {"crypto": "ABAN", "amount": amount, "customer_id": alice.pk}
@@ -96,7 +87,7 @@ NESTED = [
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", NESTED)
 def test_deeply_nested_json_is_invalid_on_the_money_endpoints(
-    operator_client, alice, body, caplog
+    operator_client, alice, body, caplog, assert_refused
 ):
     for path in (
         "/api/order/",
@@ -109,7 +100,9 @@ def test_deeply_nested_json_is_invalid_on_the_money_endpoints(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", NESTED)
-def test_deeply_nested_json_is_invalid_without_credentials(body, caplog):
+def test_deeply_nested_json_is_invalid_without_credentials(
+    body, caplog, assert_refused
+):
     client = APIClient()
 
     assert_refused(client, "/api/token/", body)
@@ -119,7 +112,9 @@ def test_deeply_nested_json_is_invalid_without_credentials(body, caplog):
 
 
 @pytest.mark.django_db
-def test_json_nested_as_deep_as_allowed_is_read(operator_client, alice):
+def test_json_nested_as_deep_as_allowed_is_read(
+    operator_client, alice, assert_refused
+):
     """Nesting up to the limit is parsed, and refused as a value."""
     body = json.dumps(
         {
@@ -149,9 +144,11 @@ def test_brackets_inside_strings_do_not_count_as_nesting(
 
 
 @pytest.mark.django_db
-def test_an_unknown_charset_is_invalid(operator_client, alice):
+def test_an_unknown_charset_is_invalid(
+    operator_client, alice, balances_and_row_counts
+):
     operator_client.raise_request_exception = False
-    before = books()
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         "/api/order/",
@@ -161,7 +158,7 @@ def test_an_unknown_charset_is_invalid(operator_client, alice):
 
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "invalid"
-    assert books() == before
+    assert balances_and_row_counts() == before
 
 
 # --- 7. only ASCII digits are integers -------------------------------------
@@ -207,7 +204,9 @@ def _written_in(script_of, number):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("digits", OTHER_DIGITS)
-def test_an_id_in_a_path_is_ascii_digits(operator_client, alice, digits):
+def test_an_id_in_a_path_is_ascii_digits(
+    operator_client, alice, digits, balances_and_row_counts
+):
     order = _order_for(operator_client, alice, "3").json()
     paths = [
         f"/api/order/{quote(digits)}/",
@@ -229,7 +228,7 @@ def test_an_id_in_a_path_is_ascii_digits(operator_client, alice, digits):
         if lookalike:
             paths.append(path.format(quote(lookalike)))
     operator_client.raise_request_exception = False
-    before = books()
+    before = balances_and_row_counts()
 
     for path in paths:
         method = "post" if path.endswith("deposit/") else "get"
@@ -238,12 +237,14 @@ def test_an_id_in_a_path_is_ascii_digits(operator_client, alice, digits):
         )
         assert response.status_code == 404, (path, response.content)
         assert response.json()["error"]["code"] == "not_found"
-    assert books() == before
+    assert balances_and_row_counts() == before
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("digits", OTHER_DIGITS)
-def test_an_id_in_a_body_is_ascii_digits(operator_client, alice, digits):
+def test_an_id_in_a_body_is_ascii_digits(
+    operator_client, alice, digits, assert_refused
+):
     body = json.dumps({"crypto": "ABAN", "amount": "1", "customer_id": digits})
 
     error = assert_refused(operator_client, "/api/order/", body)
@@ -348,27 +349,10 @@ def _chunked(port, path, body, token, chunk=7):
     ).encode()
     parts = [body[i : i + chunk] for i in range(0, len(body), chunk)]
     payload = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(head + payload + b"0\r\n\r\n")
-        raw = b""
-        while chunk := sock.recv(65536):
-            raw += chunk
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
-    if b"transfer-encoding: chunked" in head.lower():
-        rest = _unchunk(rest)
-    return status, json.loads(rest) if rest else None
-
-
-def _unchunk(data):
-    body = b""
-    while data:
-        size, _, data = data.partition(b"\r\n")
-        size = int(size, 16)
-        if not size:
-            break
-        body, data = body + data[:size], data[size + 2 :]
-    return body
+    status, _, answer = raw_http(
+        port, head + payload + b"0\r\n\r\n", timeout=30
+    )
+    return status, json.loads(answer) if answer else None
 
 
 def test_a_chunked_order_is_read(live, make_customer):
@@ -407,7 +391,7 @@ def test_a_chunked_body_over_the_limit_is_413(live, make_customer):
 
 
 @pytest.mark.django_db
-def test_a_login_name_with_a_lone_surrogate_is_invalid():
+def test_a_login_name_with_a_lone_surrogate_is_invalid(assert_refused):
     """The login limit hashed the name as UTF-8, which a lone surrogate
     (valid JSON: "\\ud800") is not: a 500 before the serializer could
     refuse it."""
@@ -421,11 +405,11 @@ def test_a_login_name_with_a_lone_surrogate_is_invalid():
 @pytest.mark.django_db
 @pytest.mark.parametrize("key", ["a\x00b", "tab\there", "bell\x07", "\x7f"])
 def test_an_idempotency_key_with_a_control_character_is_invalid(
-    operator_client, alice, key
+    operator_client, alice, key, balances_and_row_counts
 ):
     """PostgreSQL cannot store a NUL: it was a 500."""
     operator_client.raise_request_exception = False
-    before = books()
+    before = balances_and_row_counts()
 
     response = operator_client.post(
         "/api/order/",
@@ -436,4 +420,4 @@ def test_an_idempotency_key_with_a_control_character_is_invalid(
 
     assert response.status_code == 400, response.content
     assert "Idempotency-Key" in response.json()["error"]["details"]
-    assert books() == before
+    assert balances_and_row_counts() == before

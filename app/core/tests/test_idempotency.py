@@ -6,45 +6,20 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from rest_framework.test import APIClient
 
-from accounts.models import Customer, LedgerEntry
+from accounts.models import LedgerEntry
+from core.testing.clients import token_client
+from core.testing.envelope import assert_error
+from core.testing.threads import run_together
 from orders import services as order_services
 from orders.models import Order
 
-ERROR_KEYS = {"code", "message", "details"}
 ORDER = {"crypto": "ABAN", "amount": "1"}
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    # Runs before the operator fixture hashes its password; PBKDF2's
-    # deliberate slowness buys nothing in a test.
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
 
 
 def post_order(client, key, payload=ORDER):
     return client.post(
         "/api/order/", payload, format="json", HTTP_IDEMPOTENCY_KEY=key
-    )
-
-
-def balance_of(customer):
-    return Customer.objects.values_list("balance", flat=True).get(
-        pk=customer.pk
     )
 
 
@@ -58,7 +33,7 @@ def replayed(response):
 
 @pytest.mark.django_db
 def test_same_key_same_body_replays_the_first_response(
-    make_customer, client_for, assert_books_balance
+    make_customer, client_for, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     client = client_for(alice)
@@ -97,7 +72,9 @@ def test_same_key_with_amount_as_number_or_string_is_the_same_request(
 
 
 @pytest.mark.django_db
-def test_same_key_different_body_is_refused(make_customer, client_for):
+def test_same_key_different_body_is_refused(
+    make_customer, client_for, balance_of
+):
     alice = make_customer("alice")
     client = client_for(alice)
     first = post_order(client, "order-1")
@@ -114,7 +91,7 @@ def test_same_key_different_body_is_refused(make_customer, client_for):
 
 @pytest.mark.django_db
 def test_keys_are_scoped_per_principal(
-    make_customer, client_for, operator_client
+    make_customer, client_for, operator_client, balance_of
 ):
     alice = make_customer("alice")
     bob = make_customer("bob")
@@ -139,7 +116,7 @@ def test_keys_are_scoped_per_principal(
 
 
 @pytest.mark.django_db
-def test_key_longer_than_255_is_invalid(make_customer, client_for):
+def test_key_longer_than_255_is_invalid(make_customer, client_for, balance_of):
     alice = make_customer("alice")
     client = client_for(alice)
 
@@ -167,7 +144,7 @@ def test_key_of_255_is_accepted(make_customer, client_for):
 
 @pytest.mark.django_db
 def test_error_response_is_replayed_too(
-    make_customer, client_for, operator_client
+    make_customer, client_for, operator_client, balance_of
 ):
     alice = make_customer("alice", Decimal("3.00"))
     client = client_for(alice)
@@ -190,7 +167,7 @@ def test_error_response_is_replayed_too(
 
 @pytest.mark.django_db
 def test_deposit_with_the_same_key_is_credited_once(
-    make_customer, operator_client, assert_books_balance
+    make_customer, operator_client, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     url = f"/api/customer/{alice.pk}/deposit/"
@@ -230,38 +207,16 @@ def test_created_customer_key_is_not_kept_in_plain_text(operator_client):
                 assert api_key not in row, f"{table} stores the api_key"
 
 
-def _client(customer):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {customer.api_key}")
-    return client
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_place_one_order(
-    make_customer, assert_books_balance
+    make_customer, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
-    threads_count = 20
-    barrier = threading.Barrier(threads_count)
-    responses = [None] * threads_count
+    clients = [token_client(alice.api_key) for _ in range(20)]
 
-    def send(index):
-        try:
-            client = _client(alice)
-            barrier.wait(timeout=10)
-            responses[index] = post_order(client, "race")
-        except Exception as exc:  # noqa: BLE001 - reported below
-            responses[index] = exc
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=send, args=(i,)) for i in range(threads_count)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    responses = run_together(
+        len(clients), lambda index: post_order(clients[index], "race")
+    )
 
     assert not [r for r in responses if not hasattr(r, "status_code")]
     created = [r for r in responses if r.status_code == 201]
@@ -280,7 +235,7 @@ def test_concurrent_requests_with_one_key_place_one_order(
 
 @pytest.mark.django_db(transaction=True)
 def test_same_key_while_first_is_running_is_in_use(
-    make_customer, monkeypatch, assert_books_balance
+    make_customer, monkeypatch, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     started, release = threading.Event(), threading.Event()
@@ -296,7 +251,7 @@ def test_same_key_while_first_is_running_is_in_use(
 
     def send_first():
         try:
-            first["response"] = post_order(_client(alice), "slow")
+            first["response"] = post_order(token_client(alice.api_key), "slow")
         finally:
             connection.close()
 
@@ -305,11 +260,11 @@ def test_same_key_while_first_is_running_is_in_use(
     try:
         assert started.wait(timeout=10)
 
-        during = post_order(_client(alice), "slow")
+        during = post_order(token_client(alice.api_key), "slow")
     finally:
         release.set()
         thread.join(timeout=30)
-    after = post_order(_client(alice), "slow")
+    after = post_order(token_client(alice.api_key), "slow")
 
     assert_error(during, 409, "idempotency_key_in_use")
     assert first["response"].status_code == 201

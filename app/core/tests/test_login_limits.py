@@ -18,10 +18,7 @@ LOGIN_FORMS = ["/admin/login/", "/api-auth/login/"]
 
 
 @pytest.fixture(autouse=True)
-def _closed_breaker(settings, monkeypatch):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
+def _closed_breaker(monkeypatch):
     monkeypatch.setattr(throttling, "_breaker_open_until", 0.0)
 
 

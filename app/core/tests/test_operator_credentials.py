@@ -14,16 +14,10 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import ApiToken
+from core.testing.clients import token_client
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
 
 
 def _demo_operator(monkeypatch, password=None, username="operator"):
@@ -72,8 +66,7 @@ def test_a_deactivated_demo_operator_stays_deactivated(monkeypatch):
     assert user.check_password("a-fine-demo-pass")
     assert "another-demo-pass" not in output
     assert "left as it is" in output
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client = token_client(token)
     assert client.get("/api/order/").status_code == 401
     assert _token("operator", "another-demo-pass").status_code == 401
 
@@ -135,9 +128,7 @@ def _age(token_value, **delta):
 
 
 def _status(token_value):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_value}")
-    return client.get("/api/order/")
+    return token_client(token_value).get("/api/order/")
 
 
 def test_an_operator_token_expires_after_its_lifetime(settings, operator):

@@ -9,54 +9,28 @@ from pathlib import Path
 
 import pytest
 
+from core.testing.contract import (
+    CUSTOMER_FIELDS,
+    LEDGER_ENTRY_FIELDS,
+    ORDER_FIELDS,
+    PURCHASE_FIELDS,
+)
+
 APP_DIR = Path(__file__).resolve().parents[2]
 
 # (method, path, success status, contract fields of the success body).
-CUSTOMER = {"id", "name", "balance"}
-ORDER = {
-    "id",
-    "customer_id",
-    "crypto",
-    "amount",
-    "price",
-    "total",
-    "status",
-    "purchase_id",
-    "created_at",
-    "updated_at",
-}
-PURCHASE = {
-    "id",
-    "crypto",
-    "amount",
-    "total",
-    "status",
-    "client_order_id",
-    "attempts",
-    "order_ids",
-    "created_at",
-    "completed_at",
-}
-LEDGER_ENTRY = {
-    "id",
-    "kind",
-    "amount",
-    "balance_after",
-    "order_id",
-    "created_at",
-}
 CONTRACT = [
     ("get", "/api/crypto/", "200", {"symbol", "name", "price"}),
-    ("post", "/api/customer/", "201", CUSTOMER | {"api_key"}),
-    ("get", "/api/customer/", "200", CUSTOMER),
-    ("get", "/api/customer/{id}/", "200", CUSTOMER),
-    ("post", "/api/customer/{id}/deposit/", "200", CUSTOMER),
-    ("get", "/api/customer/{id}/ledger/", "200", LEDGER_ENTRY),
-    ("post", "/api/order/", "201", ORDER),
-    ("get", "/api/order/", "200", ORDER),
-    ("get", "/api/order/{id}/", "200", ORDER),
-    ("get", "/api/purchase/", "200", PURCHASE),
-    ("get", "/api/purchase/{id}/", "200", PURCHASE),
+    ("post", "/api/customer/", "201", CUSTOMER_FIELDS | {"api_key"}),
+    ("get", "/api/customer/", "200", CUSTOMER_FIELDS),
+    ("get", "/api/customer/{id}/", "200", CUSTOMER_FIELDS),
+    ("post", "/api/customer/{id}/deposit/", "200", CUSTOMER_FIELDS),
+    ("get", "/api/customer/{id}/ledger/", "200", LEDGER_ENTRY_FIELDS),
+    ("post", "/api/order/", "201", ORDER_FIELDS),
+    ("get", "/api/order/", "200", ORDER_FIELDS),
+    ("get", "/api/order/{id}/", "200", ORDER_FIELDS),
+    ("get", "/api/purchase/", "200", PURCHASE_FIELDS),
+    ("get", "/api/purchase/{id}/", "200", PURCHASE_FIELDS),
     ("get", "/api/health/", "200", {"status", "database", "redis"}),
     ("post", "/api/token/", "200", {"token"}),
 ]

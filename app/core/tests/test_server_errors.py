@@ -5,38 +5,14 @@ the body of these answers, so they are empty rather than the envelope
 over the limit included, answers the envelope."""
 
 import json
-import socket
 
 import pytest
+
+from core.testing.live import raw_http
 
 # serve.py's MAX_HEAD_BYTES is 32 KiB; granian refuses a head somewhere
 # between that and twice that.
 HEAD_LIMIT = 64 * 1024
-
-
-def _raw(port, request):
-    """Send ``request`` bytes; (status, headers text, body bytes)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    head = head.decode("latin-1").lower()
-    if "transfer-encoding: chunked" in head:
-        body = _unchunk(body)
-    return int(head.split()[1]), head, body
-
-
-def _unchunk(data):
-    body = b""
-    while data:
-        size, _, data = data.partition(b"\r\n")
-        size = int(size, 16)
-        if not size:
-            break
-        body, data = body + data[:size], data[size + 2 :]
-    return body
 
 
 @pytest.fixture
@@ -82,14 +58,14 @@ def _get(path=b"/api/health/", headers=b""):
 def test_the_server_refuses_a_malformed_head_with_a_4xx(
     port, request_bytes, status
 ):
-    answered, head, body = _raw(port, request_bytes)
+    answered, head, body = raw_http(port, request_bytes)
 
     assert answered in (status if isinstance(status, tuple) else (status,))
     assert body == b""  # granian's own answer: see docs/security.md
 
 
 def test_a_head_under_the_limit_is_served(port):
-    status, _, body = _raw(
+    status, _, body = raw_http(
         port, _get(headers=b"X-Big: " + b"a" * (HEAD_LIMIT // 4) + b"\r\n")
     )
 
@@ -124,7 +100,7 @@ def test_a_head_under_the_limit_is_served(port):
     ],
 )
 def test_what_reaches_django_is_refused_in_the_envelope(port, request_bytes):
-    status, head, body = _raw(port, request_bytes)
+    status, head, body = raw_http(port, request_bytes)
 
     assert 400 <= status < 500, head
     assert "content-type: application/json" in head

@@ -13,8 +13,6 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from core.testing.refusals import assert_refused
-
 pytestmark = pytest.mark.django_db
 
 # Amounts that are no amount, wherever one is expected: (JSON text, why).
@@ -72,13 +70,6 @@ def with_field(template, **fields):
     return "{" + ", ".join([*template, *members]) + "}"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
 @pytest.fixture
 def alice(make_customer):
     return make_customer("alice", Decimal("100.00"))
@@ -101,7 +92,7 @@ ORDER_AMOUNTS = [
 
 
 @pytest.mark.parametrize("amount", amount_cases(ORDER_AMOUNTS))
-def test_order_amount_is_refused(alice_client, amount):
+def test_order_amount_is_refused(alice_client, amount, assert_refused):
     body = with_field(['"crypto": "ABAN"'], amount=amount)
 
     error = assert_refused(alice_client, "/api/order/", body)
@@ -126,7 +117,7 @@ def test_order_amount_is_refused(alice_client, amount):
         '"' + "A" * 5000 + '"',
     ],
 )
-def test_order_crypto_is_refused(alice_client, crypto):
+def test_order_crypto_is_refused(alice_client, crypto, assert_refused):
     body = with_field(['"amount": "1"'], crypto=crypto)
 
     error = assert_refused(alice_client, "/api/order/", body)
@@ -149,7 +140,9 @@ def test_order_crypto_is_refused(alice_client, crypto):
         "1" * 5000,
     ],
 )
-def test_order_customer_id_is_refused(operator_client, alice, customer_id):
+def test_order_customer_id_is_refused(
+    operator_client, alice, customer_id, assert_refused
+):
     body = with_field(
         ['"crypto": "ABAN"', '"amount": "1"'], customer_id=customer_id
     )
@@ -174,7 +167,7 @@ def test_order_customer_id_is_refused(operator_client, alice, customer_id):
     ],
 )
 def test_order_refuses_fields_a_client_does_not_set(
-    alice_client, field, value
+    alice_client, field, value, assert_refused
 ):
     body = with_field(['"crypto": "ABAN"', '"amount": "1"'], **{field: value})
 
@@ -199,7 +192,7 @@ def test_order_refuses_fields_a_client_does_not_set(
         '{"crypto": "ABAN", "crypto": "BTC", "amount": "1",}',
     ],
 )
-def test_order_body_is_refused(alice_client, body):
+def test_order_body_is_refused(alice_client, body, assert_refused):
     assert_refused(alice_client, "/api/order/", body)
 
 
@@ -215,7 +208,9 @@ DEPOSIT_AMOUNTS = [
 
 
 @pytest.mark.parametrize("amount", amount_cases(DEPOSIT_AMOUNTS))
-def test_deposit_amount_is_refused(operator_client, alice, amount):
+def test_deposit_amount_is_refused(
+    operator_client, alice, amount, assert_refused
+):
     path = f"/api/customer/{alice.pk}/deposit/"
 
     error = assert_refused(
@@ -229,7 +224,9 @@ def test_deposit_amount_is_refused(operator_client, alice, amount):
     ("field", "value"),
     [("balance", '"1.00"'), ("note", '"gift"'), ("customer_id", "1")],
 )
-def test_deposit_refuses_unknown_fields(operator_client, alice, field, value):
+def test_deposit_refuses_unknown_fields(
+    operator_client, alice, field, value, assert_refused
+):
     path = f"/api/customer/{alice.pk}/deposit/"
     body = with_field(['"amount": "1.00"'], **{field: value})
 
@@ -239,7 +236,7 @@ def test_deposit_refuses_unknown_fields(operator_client, alice, field, value):
 
 
 @pytest.mark.parametrize("body", ["{}", "[]", '"1.00"', "1", "null"])
-def test_deposit_body_is_refused(operator_client, alice, body):
+def test_deposit_body_is_refused(operator_client, alice, body, assert_refused):
     assert_refused(operator_client, f"/api/customer/{alice.pk}/deposit/", body)
 
 
@@ -260,7 +257,7 @@ BALANCES = [
         if text not in ("0", '"0.00"')
     ],
 )
-def test_customer_balance_is_refused(operator_client, balance):
+def test_customer_balance_is_refused(operator_client, balance, assert_refused):
     body = with_field(['"name": "bob"'], balance=balance)
 
     error = assert_refused(operator_client, "/api/customer/", body)
@@ -283,7 +280,7 @@ def test_customer_balance_is_refused(operator_client, balance):
         '"bo\\udfffb"',
     ],
 )
-def test_customer_name_is_refused(operator_client, name):
+def test_customer_name_is_refused(operator_client, name, assert_refused):
     body = with_field([], name=name)
 
     error = assert_refused(operator_client, "/api/customer/", body)
@@ -301,7 +298,9 @@ def test_customer_name_is_refused(operator_client, name):
         ("balance_after", '"1.00"'),
     ],
 )
-def test_customer_refuses_unknown_fields(operator_client, field, value):
+def test_customer_refuses_unknown_fields(
+    operator_client, field, value, assert_refused
+):
     body = with_field(['"name": "bob"'], **{field: value})
 
     error = assert_refused(operator_client, "/api/customer/", body)
@@ -310,7 +309,7 @@ def test_customer_refuses_unknown_fields(operator_client, field, value):
 
 
 @pytest.mark.parametrize("body", ["{}", "[]", '"bob"', "null"])
-def test_customer_body_is_refused(operator_client, body):
+def test_customer_body_is_refused(operator_client, body, assert_refused):
     assert_refused(operator_client, "/api/customer/", body)
 
 
@@ -325,7 +324,9 @@ def oversized():
     )
 
 
-def test_oversized_order_is_refused_in_the_envelope(alice_client, oversized):
+def test_oversized_order_is_refused_in_the_envelope(
+    alice_client, oversized, assert_refused
+):
     error = assert_refused(
         alice_client, "/api/order/", oversized, 413, "request_too_large"
     )
@@ -334,7 +335,7 @@ def test_oversized_order_is_refused_in_the_envelope(alice_client, oversized):
 
 
 def test_oversized_bodies_are_refused_on_every_money_endpoint(
-    operator_client, alice, oversized
+    operator_client, alice, oversized, assert_refused
 ):
     for path in (
         "/api/customer/",
@@ -346,7 +347,9 @@ def test_oversized_bodies_are_refused_on_every_money_endpoint(
         )
 
 
-def test_oversized_token_request_is_refused_in_the_envelope(db, oversized):
+def test_oversized_token_request_is_refused_in_the_envelope(
+    db, oversized, assert_refused
+):
     assert_refused(
         APIClient(), "/api/token/", oversized, 413, "request_too_large"
     )

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.testing.live import http, wait_until
+from core.testing.live import http, order_over_http
+from core.testing.waiting import wait_for
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,17 +34,6 @@ def _value(web, name, **labels):
     return _scrape(web).get((name, tuple(sorted(labels.items()))))
 
 
-def _order(web, customer, crypto, amount):
-    status, body, _ = http(
-        "POST",
-        f"{web.url}/api/order/",
-        token=customer.api_key,
-        body={"crypto": crypto, "amount": amount},
-    )
-    assert status == 201, body
-    return body
-
-
 def _large_ones_completed():
     """Every order but the small ABAN one, which waits in its pool."""
     pending = Order.objects.exclude(crypto_id="ABAN")
@@ -63,15 +53,15 @@ def test_metrics_show_orders_a_killed_worker_and_redis_down(
     web = live.web(env)
     worker = live.worker(env)
     customer = make_customer("mo", Decimal("500.00"))
-    wait_until(
+    wait_for(
         lambda: _value(web, "broker_workers_alive") == 1,
         what="the worker's heartbeat",
     )
 
     # Orders flow: counted by strategy, bought, and timed.
     for crypto, amount in [("ETH", "0.01"), ("SOL", "1"), ("ABAN", "1")]:
-        _order(web, customer, crypto, amount)
-    wait_until(
+        order_over_http(web, customer, crypto, amount)
+    wait_for(
         lambda: Order.objects.filter(status="completed").count() == 2,
         what="the large orders to complete",
     )
@@ -100,7 +90,7 @@ def test_metrics_show_orders_a_killed_worker_and_redis_down(
 
     # A worker killed: no heartbeat; what it counted stays counted.
     worker.kill()
-    wait_until(
+    wait_for(
         lambda: _value(web, "broker_workers_alive") == 0,
         what="the killed worker to stop beating",
     )
@@ -111,13 +101,13 @@ def test_metrics_show_orders_a_killed_worker_and_redis_down(
 
     # Redis stopped: said so; orders still taken, their purchases wait.
     redis.stop()
-    wait_until(
+    wait_for(
         lambda: _value(web, "broker_redis_up") == 0, what="Redis to be down"
     )
     samples = _scrape(web)
     assert samples[("broker_database_up", ())] == 1
     assert ("broker_queue_jobs", ()) not in samples
-    _order(web, customer, "ETH", "0.01")
+    order_over_http(web, customer, "ETH", "0.01")
     samples = _scrape(web)
     assert samples[("broker_orders_total", large)] == 3
     assert samples[("broker_purchases", (("status", "queued"),))] == 1
@@ -128,8 +118,8 @@ def test_metrics_show_orders_a_killed_worker_and_redis_down(
     # Redis back and a worker started: the metrics say everything went.
     redis.start()
     live.worker(env)
-    wait_until(_large_ones_completed, timeout=45, what="every large order")
-    wait_until(
+    wait_for(_large_ones_completed, timeout=45, what="every large order")
+    wait_for(
         lambda: _value(web, "broker_workers_alive") == 1,
         what="the new worker's heartbeat",
     )

@@ -8,80 +8,16 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import Customer, LedgerEntry
+from accounts.models import LedgerEntry
+from core.testing.contract import ORDER_FIELDS, PURCHASE_FIELDS
+from core.testing.envelope import assert_error
 from orders.models import Order, Purchase
 
 pytestmark = pytest.mark.django_db
 
-ERROR_KEYS = {"code", "message", "details"}
-ORDER_FIELDS = {
-    "pool",
-    "id",
-    "customer_id",
-    "crypto",
-    "amount",
-    "price",
-    "total",
-    "status",
-    "purchase_id",
-    "created_at",
-    "updated_at",
-}
-PURCHASE_FIELDS = {
-    "house_amount",
-    "house_total",
-    "id",
-    "crypto",
-    "amount",
-    "total",
-    "status",
-    "client_order_id",
-    "attempts",
-    "order_ids",
-    "created_at",
-    "completed_at",
-}
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    # Runs before the operator fixture hashes its password; PBKDF2's
-    # deliberate slowness buys nothing in a test.
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
-
-
-def books(*customers):
-    """What a refused order must leave untouched."""
-    return (
-        [
-            Customer.objects.values_list("balance", flat=True).get(pk=c.pk)
-            for c in customers
-        ],
-        Order.objects.count(),
-        LedgerEntry.objects.count(),
-        Purchase.objects.count(),
-    )
-
-
-def balance_of(customer):
-    return Customer.objects.values_list("balance", flat=True).get(
-        pk=customer.pk
-    )
+# What the API answers: the contract's fields and the service's own.
+ORDER_BODY = ORDER_FIELDS | {"pool"}
+PURCHASE_BODY = PURCHASE_FIELDS | {"house_amount", "house_total"}
 
 
 def assert_utc_iso(value):
@@ -123,7 +59,7 @@ def test_anyone_lists_the_cryptos(db):
 
 
 def test_customer_places_order_for_itself(
-    make_customer, client_for, assert_books_balance
+    make_customer, client_for, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
 
@@ -131,7 +67,7 @@ def test_customer_places_order_for_itself(
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == ORDER_FIELDS
+    assert set(body) == ORDER_BODY
     assert body["customer_id"] == alice.pk
     assert body["crypto"] == "ABAN"
     assert Decimal(body["amount"]) == Decimal("2")
@@ -170,7 +106,7 @@ def test_order_at_threshold_is_submitted_in_its_own_purchase(
 
 @pytest.mark.parametrize("amount", ["1.5", 1.5], ids=["string", "number"])
 def test_amount_may_be_a_string_or_a_json_number(
-    make_customer, client_for, amount
+    make_customer, client_for, amount, balance_of
 ):
     alice = make_customer("alice")
 
@@ -191,7 +127,7 @@ def test_lowercase_symbol_is_accepted(make_customer, client_for):
     assert response.json()["crypto"] == "ABAN"
 
 
-def test_json_number_arrives_exactly(make_customer, client_for):
+def test_json_number_arrives_exactly(make_customer, client_for, balance_of):
     alice = make_customer("alice", Decimal("70000.00"))
 
     response = raw_order(
@@ -207,7 +143,7 @@ def test_json_number_arrives_exactly(make_customer, client_for):
 
 
 def test_json_number_beyond_float_precision_arrives_exactly(
-    make_customer, client_for
+    make_customer, client_for, balance_of
 ):
     rich = make_customer("rich", Decimal("99999999.99"))
 
@@ -224,7 +160,9 @@ def test_json_number_beyond_float_precision_arrives_exactly(
     assert balance_of(rich) == Decimal("99999999.99") - Decimal("18518518.36")
 
 
-def test_total_is_rounded_up_to_the_cent(make_customer, client_for):
+def test_total_is_rounded_up_to_the_cent(
+    make_customer, client_for, balance_of
+):
     alice = make_customer("alice")
 
     # 0.15 * 0.1 = 0.015 -> 0.02
@@ -247,33 +185,35 @@ def test_customer_may_name_itself(make_customer, client_for):
 
 
 def test_customer_naming_another_customer_is_forbidden(
-    make_customer, client_for
+    make_customer, client_for, balances_and_row_counts
 ):
     alice = make_customer("alice")
     bob = make_customer("bob")
-    before = books(alice, bob)
+    before = balances_and_row_counts()
 
     response = order(
         client_for(alice), crypto="ABAN", amount="1", customer_id=bob.pk
     )
 
     assert_error(response, 403, "permission_denied")
-    assert books(alice, bob) == before
+    assert balances_and_row_counts() == before
 
 
-def test_operator_must_name_a_customer(operator_client, make_customer):
-    alice = make_customer("alice")
-    before = books(alice)
+def test_operator_must_name_a_customer(
+    operator_client, make_customer, balances_and_row_counts
+):
+    make_customer("alice")  # whose balance must not move
+    before = balances_and_row_counts()
 
     response = order(operator_client, crypto="ABAN", amount="1")
 
     error = assert_error(response, 400, "invalid")
     assert "customer_id" in error["details"]
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_operator_orders_for_a_customer(
-    operator_client, make_customer, assert_books_balance
+    operator_client, make_customer, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
 
@@ -304,9 +244,11 @@ def test_operator_naming_unknown_customer_is_refused_by_field(
     assert not LedgerEntry.objects.exists()
 
 
-def test_unknown_crypto_is_refused(make_customer, client_for):
+def test_unknown_crypto_is_refused(
+    make_customer, client_for, balances_and_row_counts
+):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = order(client_for(alice), crypto="XRP", amount="1")
 
@@ -315,7 +257,7 @@ def test_unknown_crypto_is_refused(make_customer, client_for):
     said = "'XRP' is not listed. Listed: ABAN, BTC, DOGE, ETH, SOL."
     assert response.json()["error"]["message"] == said
     assert response.json()["error"]["details"] == {"crypto": [said]}
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 @pytest.mark.parametrize("amount", ["0", "-1", "0.0000000000", 0])
@@ -333,19 +275,21 @@ def test_an_amount_of_nothing_is_refused_as_not_above_zero(
 
 
 def test_insufficient_funds_is_refused_and_writes_nothing(
-    make_customer, client_for
+    make_customer, client_for, balances_and_row_counts
 ):
     alice = make_customer("alice", Decimal("10.00"))
-    before = books(alice)
+    before = balances_and_row_counts()
 
     # 4.00 * 2.5025 = 10.01 > 10.00
     response = order(client_for(alice), crypto="ABAN", amount="2.5025")
 
     assert_error(response, 400, "insufficient_funds")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
-def test_order_for_the_whole_balance_is_accepted(make_customer, client_for):
+def test_order_for_the_whole_balance_is_accepted(
+    make_customer, client_for, balance_of
+):
     alice = make_customer("alice", Decimal("10.00"))
 
     response = order(client_for(alice), crypto="ABAN", amount="2.5")
@@ -391,16 +335,16 @@ def test_order_for_the_whole_balance_is_accepted(make_customer, client_for):
     ids=repr,
 )
 def test_invalid_order_is_refused_and_writes_nothing(
-    make_customer, client_for, payload, field
+    make_customer, client_for, payload, field, balances_and_row_counts
 ):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = order(client_for(alice), **payload)
 
     error = assert_error(response, 400, "invalid")
     assert field in error["details"], error
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 @pytest.mark.parametrize(
@@ -415,38 +359,40 @@ def test_invalid_order_is_refused_and_writes_nothing(
         '"ABAN"',
     ],
 )
-def test_invalid_raw_json_order_is_refused(make_customer, client_for, body):
+def test_invalid_raw_json_order_is_refused(
+    make_customer, client_for, body, balances_and_row_counts
+):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     response = raw_order(client_for(alice), body)
 
     assert_error(response, 400, "invalid")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 def test_order_whose_total_is_below_a_cent_is_refused(
-    make_customer, client_for
+    make_customer, client_for, balances_and_row_counts
 ):
     alice = make_customer("alice")
-    before = books(alice)
+    before = balances_and_row_counts()
 
     # 0.15 * 0.01 = 0.0015: below 0.01, however the total is rounded.
     response = order(client_for(alice), crypto="DOGE", amount="0.01")
 
     error = assert_error(response, 400, "invalid")
     assert "amount" in error["details"]
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
-def test_anonymous_cannot_order(make_customer):
-    alice = make_customer("alice")
-    before = books(alice)
+def test_anonymous_cannot_order(make_customer, balances_and_row_counts):
+    make_customer("alice")  # whose balance must not move
+    before = balances_and_row_counts()
 
     response = order(APIClient(), crypto="ABAN", amount="1")
 
     assert_error(response, 401, "not_authenticated")
-    assert books(alice) == before
+    assert balances_and_row_counts() == before
 
 
 # --- reading orders ----------------------------------------------------------
@@ -474,7 +420,7 @@ def ids_of(response):
     body = response.json()
     assert {"next", "previous", "results"} <= set(body)
     for item in body["results"]:
-        assert set(item) == ORDER_FIELDS
+        assert set(item) == ORDER_BODY
     return sorted(item["id"] for item in body["results"])
 
 
@@ -547,7 +493,7 @@ def test_operator_lists_purchases(three_orders, operator_client):
     results = response.json()["results"]
     assert len(results) == 1
     purchase = results[0]
-    assert set(purchase) == PURCHASE_FIELDS
+    assert set(purchase) == PURCHASE_BODY
     assert purchase["id"] == large["purchase_id"]
     assert purchase["crypto"] == "BTC"
     assert Decimal(purchase["amount"]) == Decimal("0.001")

@@ -12,12 +12,13 @@ import pytest
 from django.db import OperationalError
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
-from accounts.services import house_deposit
-from core.testing.live import http, wait_until
+from core.testing.live import http, order_over_http
+from core.testing.threads import run_together
+from core.testing.waiting import wait_for
+from ledger.movements import house_deposit
 from orders import jobs, pool, strategies, sweeper
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.services import order_place
-from orders.tests.test_concurrency import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -324,18 +325,12 @@ def test_small_order_on_an_idle_crypto_completes_about_a_wait_later(
     assert status == 200, body
     alice = make_customer("alice")
 
-    status, order, _ = http(
-        "POST",
-        f"{web.url}/api/order/",
-        token=alice.api_key,
-        body={"crypto": "ABAN", "amount": "0.75"},
-    )
+    order = order_over_http(web, alice, "ABAN", "0.75")
 
-    assert status == 201, order
     assert order["status"] == "pending"
     assert order["pool"]["pending_total"] == "3.00"
     assert order["pool"]["waiting_since"] == order["created_at"]
-    wait_until(
+    wait_for(
         lambda: Order.objects.get(pk=order["id"]).status == "completed",
         timeout=30,
         what="the order to complete with the house's share",

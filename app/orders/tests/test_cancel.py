@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import Customer, LedgerEntry
-from accounts.services import house_deposit
+from accounts.models import LedgerEntry
 from core.errors import OrderNotCancellable
+from core.testing.threads import run_together
+from ledger.movements import house_deposit
 from orders import pool
 from orders.models import Order, Pool, Purchase
 from orders.services import order_cancel, order_place
-from orders.tests.test_concurrency import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,16 +27,12 @@ def place(customer, symbol="ABAN", amount="1.5"):
     )
 
 
-def balance_of(customer):
-    return Customer.objects.get(pk=customer.pk).balance
-
-
 def cancel(client, order):
     return client.post(f"/api/order/{order.pk}/cancel/")
 
 
 def test_customer_cancels_a_pending_order_and_gets_its_total_back(
-    make_customer, client_for, assert_books_balance
+    make_customer, client_for, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     first = place(alice, amount="0.5")  # $2.00
@@ -67,7 +63,7 @@ def test_customer_cancels_a_pending_order_and_gets_its_total_back(
 
 
 def test_cancelling_the_last_order_empties_the_pool(
-    make_customer, operator_client, assert_books_balance
+    make_customer, operator_client, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     order = place(alice)
@@ -85,7 +81,7 @@ def test_cancelling_the_last_order_empties_the_pool(
     ("symbol", "amount"), [("ETH", "0.01"), ("ABAN", "3")]
 )
 def test_an_order_in_a_purchase_is_not_cancellable(
-    make_customer, client_for, symbol, amount, assert_books_balance
+    make_customer, client_for, symbol, amount, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     order = place(alice, symbol, amount)  # its own purchase, or pool full
@@ -105,7 +101,7 @@ def test_an_order_in_a_purchase_is_not_cancellable(
 
 
 def test_a_cancelled_order_cannot_be_cancelled_again(
-    make_customer, client_for, assert_books_balance
+    make_customer, client_for, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     order = place(alice)
@@ -120,7 +116,7 @@ def test_a_cancelled_order_cannot_be_cancelled_again(
 
 
 def test_nobody_cancels_another_customers_order(
-    make_customer, client_for, assert_books_balance
+    make_customer, client_for, assert_books_balance, balance_of
 ):
     alice, mallory = make_customer("alice"), make_customer("mallory")
     order = place(alice)
@@ -137,7 +133,7 @@ def test_nobody_cancels_another_customers_order(
 
 
 def test_cancel_with_an_idempotency_key_refunds_once(
-    make_customer, client_for, assert_books_balance
+    make_customer, client_for, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     order = place(alice)
@@ -156,7 +152,7 @@ def test_cancel_with_an_idempotency_key_refunds_once(
 
 
 def test_concurrent_cancels_of_one_order_refund_it_once(
-    make_customer, assert_books_balance
+    make_customer, assert_books_balance, balance_of
 ):
     alice = make_customer("alice")
     order = place(alice)
@@ -172,7 +168,7 @@ def test_concurrent_cancels_of_one_order_refund_it_once(
 
 
 def test_cancel_racing_the_order_that_fills_the_pool_has_one_winner(
-    make_customer, assert_books_balance
+    make_customer, assert_books_balance, balance_of
 ):
     """Bob's $6 order fills the pool Alice's $6 order waits in, while
     Alice cancels hers: either the cancel wins (Bob's order waits alone)

@@ -2,15 +2,14 @@
 database connection, against the real PostgreSQL: no balance below
 zero, no lost debit, no order in two purchases, no pool out of step."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Count, Sum
 
 from accounts.models import Customer, LedgerEntry
 from core.errors import InsufficientFunds
+from core.testing.threads import run_together
 from orders.models import Order, Pool, Purchase
 from orders.services import order_place
 
@@ -19,32 +18,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("queue"),
 ]
-
-
-def run_together(count, action):
-    """Run ``action(i)`` in ``count`` threads released at once by a
-    barrier; the results (or exceptions) by thread index."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def target(index):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = action(index)
-        except Exception as exc:  # noqa: BLE001 - collected and checked
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=target, args=(i,)) for i in range(count)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def test_forty_api_orders_against_twenty_orders_of_balance(

@@ -9,7 +9,13 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Customer
-from core.testing.live import http, wait_until
+from core.testing.live import (
+    MIXED_ORDERS,
+    http,
+    order_over_http,
+    post_order,
+)
+from core.testing.waiting import wait_for
 from exchange.models import SimulatedExchangeOrder
 from orders.models import Order, Purchase
 
@@ -48,18 +54,12 @@ def test_orders_placed_while_redis_is_down_complete_when_it_returns(
             ("ABAN", "1.5"),  # $6: pooled; every second one flushes
             ("SOL", "1"),  # $150
         ):
-            status, body, _ = http(
-                "POST",
-                f"{web.url}/api/order/",
-                token=customer.api_key,
-                body={"crypto": crypto, "amount": amount},
-            )
-            assert status == 201, body
+            order_over_http(web, customer, crypto, amount)
     assert Order.objects.count() == 12
     assert not Purchase.objects.filter(status="completed").exists()
 
     redis.start()
-    wait_until(_all_completed, timeout=45, what="every order to complete")
+    wait_for(_all_completed, timeout=45, what="every order to complete")
     _fills_once_per_purchase()
     assert (
         SimulatedExchangeOrder.objects.filter(calls__gt=1).count() == 0
@@ -81,16 +81,10 @@ def test_worker_killed_mid_exchange_call_completes_once(
     first = live.worker(env)
     customer = make_customer("kim", Decimal("100.00"))
 
-    status, order, _ = http(
-        "POST",
-        f"{web.url}/api/order/",
-        token=customer.api_key,
-        body={"crypto": "ETH", "amount": "0.01"},
-    )
-    assert status == 201, order
+    order = order_over_http(web, customer, "ETH", "0.01")
     purchase = Purchase.objects.get(pk=order["purchase_id"])
     # The exchange call has started once the exchange has seen the id.
-    wait_until(
+    wait_for(
         lambda: SimulatedExchangeOrder.objects.filter(
             client_order_id=purchase.client_order_id
         ).exists(),
@@ -107,7 +101,7 @@ def test_worker_killed_mid_exchange_call_completes_once(
         first.kill(signal.SIGKILL)
     live.worker(env)
 
-    wait_until(
+    wait_for(
         lambda: Purchase.objects.get(pk=purchase.pk).status == "completed",
         timeout=45,
         what="the purchase to complete after the kill",
@@ -188,14 +182,6 @@ def test_random_load_with_faults_conserves_money(
     web = live.web(env)
     workers = [live.worker(env)]
     customers = [make_customer(f"j{i}", Decimal("60.00")) for i in range(12)]
-    menu = [
-        ("ABAN", "0.5"),
-        ("ABAN", "1.25"),
-        ("DOGE", "20"),
-        ("ETH", "0.004"),
-        ("SOL", "0.1"),
-        ("BTC", "0.0002"),
-    ]
     answers, stop = [], threading.Event()
 
     def client(seed):
@@ -210,13 +196,8 @@ def test_random_load_with_faults_conserves_money(
                     body={"amount": "5.00"},
                 )
             else:
-                crypto, amount = local.choice(menu)
-                status, _, _ = http(
-                    "POST",
-                    f"{web.url}/api/order/",
-                    token=customer.api_key,
-                    body={"crypto": crypto, "amount": amount},
-                )
+                crypto, amount = local.choice(MIXED_ORDERS)
+                status, _ = post_order(web, customer, crypto, amount)
             answers.append(status)
 
     threads = [
@@ -226,7 +207,7 @@ def test_random_load_with_faults_conserves_money(
         thread.start()
     try:
         for _ in range(3):
-            wait_until(lambda: len(answers) > 20, what="load")
+            wait_for(lambda: len(answers) > 20, what="load")
             _money_conserved()
             redis.stop()
             _money_conserved()
@@ -246,14 +227,8 @@ def test_random_load_with_faults_conserves_money(
     small = {"ABAN": "0.5", "DOGE": "20"}
     while Order.objects.filter(status="pending").exists():
         crypto = Order.objects.filter(status="pending").first().crypto_id
-        status, body, _ = http(
-            "POST",
-            f"{web.url}/api/order/",
-            token=topper.api_key,
-            body={"crypto": crypto, "amount": small[crypto]},
-        )
-        assert status == 201, body
-    wait_until(_all_completed, timeout=60, what="every order to complete")
+        order_over_http(web, topper, crypto, small[crypto])
+    wait_for(_all_completed, timeout=60, what="every order to complete")
     _money_conserved()
     _fills_once_per_purchase()
     assert_books_balance()

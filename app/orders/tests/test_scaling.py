@@ -10,21 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.services import house_deposit
-from core.testing.live import http, wait_until
+from core.testing.live import MIXED_ORDERS, http, post_order
+from core.testing.waiting import wait_for
 from exchange.models import SimulatedExchangeOrder
+from ledger.movements import house_deposit
 from orders.models import Order, Purchase
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-MENU = [
-    ("ABAN", "0.5"),  # $2: pooled
-    ("ABAN", "1.25"),  # $5: pooled
-    ("DOGE", "20"),  # $3: pooled
-    ("ETH", "0.004"),  # $12.80: its own purchase
-    ("SOL", "0.1"),  # $15: refused by the exchange, refunded
-    ("BTC", "0.0002"),  # $13
-]
 
 
 def _settled():
@@ -39,7 +31,7 @@ def test_two_web_servers_and_four_workers_share_the_books(
     redis = live.redis()
     env = live.env(
         redis,
-        EXCHANGE_REJECT_CRYPTOS="SOL",
+        EXCHANGE_REJECT_CRYPTOS="SOL",  # its orders are refunded
         POOL_MAX_WAIT_SECONDS="2",
     )
     servers = [live.web(env), live.web(env)]
@@ -54,13 +46,8 @@ def test_two_web_servers_and_four_workers_share_the_books(
         web = servers[index % 2]
         for _ in range(25):
             customer = local.choice(customers)
-            crypto, amount = local.choice(MENU)
-            status, body, _ = http(
-                "POST",
-                f"{web.url}/api/order/",
-                token=customer.api_key,
-                body={"crypto": crypto, "amount": amount},
-            )
+            crypto, amount = local.choice(MIXED_ORDERS)
+            status, body = post_order(web, customer, crypto, amount)
             with lock:
                 answers.append(status)
             if status != 201:
@@ -86,7 +73,7 @@ def test_two_web_servers_and_four_workers_share_the_books(
 
     assert set(answers) <= {201, 400}, set(answers)  # 400: out of funds
     assert answers.count(201) >= 60
-    wait_until(_settled, timeout=90, what="every order to settle")
+    wait_for(_settled, timeout=90, what="every order to settle")
     statuses = set(Order.objects.values_list("status", flat=True))
     assert statuses <= {"completed", "failed", "cancelled"}, statuses
     assert Order.objects.filter(status="failed", crypto_id="SOL").exists()

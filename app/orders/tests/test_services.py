@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from accounts.models import Customer, LedgerEntry
+from accounts.models import LedgerEntry
 from core.errors import InsufficientFunds, InvalidInput, UnknownCrypto
 from orders.models import Order, Pool, Purchase
 from orders.services import order_place
@@ -27,10 +27,6 @@ def place(customer, symbol, amount):
     )
 
 
-def balance_of(customer):
-    return Customer.objects.get(pk=customer.pk).balance
-
-
 def pool_total(symbol):
     return Pool.objects.get(crypto_id=symbol).pending_total
 
@@ -43,14 +39,16 @@ def order_entries(customer):
     )
 
 
-def assert_nothing_written(customer, balance, pools):
-    assert not Order.objects.exists()
-    assert not Purchase.objects.exists()
-    assert order_entries(customer) == []
-    assert balance_of(customer) == balance
-    assert {
-        pool.crypto_id: pool.pending_total for pool in Pool.objects.all()
-    } == pools
+@pytest.fixture
+def assert_nothing_written(balance_of):
+    def check(customer, balance, pools):
+        assert not Order.objects.exists()
+        assert not Purchase.objects.exists()
+        assert order_entries(customer) == []
+        assert balance_of(customer) == balance
+        assert pools_now() == pools
+
+    return check
 
 
 def pools_now():
@@ -70,7 +68,7 @@ def pools_now():
     ],
 )
 def test_order_debits_total_rounded_up_to_the_cent(
-    make_customer, symbol, amount, total
+    make_customer, symbol, amount, total, balance_of
 ):
     customer = make_customer(balance=Decimal("100.00"))
 
@@ -84,6 +82,7 @@ def test_order_debits_total_rounded_up_to_the_cent(
 
 def test_order_writes_exactly_one_ledger_entry_of_minus_total(
     make_customer,
+    balance_of,
 ):
     customer = make_customer(balance=Decimal("50.00"))
 
@@ -121,7 +120,7 @@ def test_order_ledger_entries_follow_the_running_balance(make_customer):
     ],
 )
 def test_order_whose_total_is_below_a_cent_is_refused(
-    make_customer, symbol, amount
+    make_customer, symbol, amount, assert_nothing_written
 ):
     customer = make_customer(balance=Decimal("10.00"))
     pools = pools_now()
@@ -132,7 +131,7 @@ def test_order_whose_total_is_below_a_cent_is_refused(
     assert_nothing_written(customer, Decimal("10.00"), pools)
 
 
-def test_order_of_exactly_one_cent_is_accepted(make_customer):
+def test_order_of_exactly_one_cent_is_accepted(make_customer, balance_of):
     customer = make_customer(balance=Decimal("10.00"))
 
     order = place(customer, "ABAN", "0.0025")  # exactly 0.01
@@ -141,7 +140,9 @@ def test_order_of_exactly_one_cent_is_accepted(make_customer):
     assert balance_of(customer) == Decimal("9.99")
 
 
-def test_order_for_exactly_the_whole_balance_succeeds(make_customer):
+def test_order_for_exactly_the_whole_balance_succeeds(
+    make_customer, balance_of
+):
     customer = make_customer(balance=Decimal("8.00"))
 
     order = place(customer, "ABAN", "2")
@@ -150,7 +151,9 @@ def test_order_for_exactly_the_whole_balance_succeeds(make_customer):
     assert balance_of(customer) == Decimal("0.00")
 
 
-def test_insufficient_funds_raises_and_writes_nothing(make_customer):
+def test_insufficient_funds_raises_and_writes_nothing(
+    make_customer, assert_nothing_written
+):
     customer = make_customer(balance=Decimal("7.99"))
     pools = pools_now()
 
@@ -162,6 +165,7 @@ def test_insufficient_funds_raises_and_writes_nothing(make_customer):
 
 def test_insufficient_funds_for_pool_tipping_order_leaves_pool_alone(
     make_customer,
+    balance_of,
 ):
     rich, poor = make_customer("rich"), make_customer("poor", Decimal("1"))
     waiting = place(rich, "ABAN", "2")  # 8.00 in the pool
@@ -176,7 +180,9 @@ def test_insufficient_funds_for_pool_tipping_order_leaves_pool_alone(
     assert balance_of(poor) == Decimal("1.00")
 
 
-def test_unknown_crypto_raises_and_writes_nothing(make_customer):
+def test_unknown_crypto_raises_and_writes_nothing(
+    make_customer, assert_nothing_written
+):
     customer = make_customer(balance=Decimal("100.00"))
     pools = pools_now()
 
@@ -332,7 +338,9 @@ def test_pool_flush_is_rung_once_after_commit(make_customer, queue):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_no_ring_when_the_order_transaction_rolls_back(make_customer, queue):
+def test_no_ring_when_the_order_transaction_rolls_back(
+    make_customer, queue, balance_of
+):
     customer = make_customer(balance=Decimal("100.00"))
 
     class Abort(Exception):

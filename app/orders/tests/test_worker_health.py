@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from core.testing.live import APP_DIR, wait_until
+from core.testing.live import APP_DIR
+from core.testing.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +32,7 @@ def test_healthy_only_while_a_worker_of_this_host_runs(live):
     assert "no live worker" in before.stderr
 
     worker = live.worker(env)
-    healthy = wait_until(
+    healthy = wait_for(
         lambda: (result := _health(env)).returncode == 0 and result,
         what="the worker to register",
     )

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 
 from accounts.models import HouseLedgerEntry
-from accounts.services import house_deposit, house_ensure
+from ledger.movements import house_deposit, house_ensure
 
 
 class Command(BaseCommand):

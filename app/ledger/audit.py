@@ -1,14 +1,54 @@
-"""The books, checked: every invariant of the contract as one SQL query.
+"""The books, checked: every money invariant of docs/api.md as one SQL
+query.
 
 Each check returns the rows that break it (none when the books are
 right). The queries are set-based, so an audit of a million orders is a
-few scans, not a loop.
+few scans, not a loop. Tables and status values are named from the
+models (``{order}``, ``{order_failed}``, ...).
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+
+from accounts.models import (
+    Customer,
+    House,
+    HouseHolding,
+    HouseLedgerEntry,
+    LedgerEntry,
+)
+from core.sql import table, text
+from exchange.models import SimulatedExchangeOrder
+from orders.models import Crypto, Order, Pool, Purchase
+
+
+def _names() -> dict[str, str]:
+    names = {
+        "customer": table(Customer),
+        "ledger": table(LedgerEntry),
+        "house": table(House),
+        "house_ledger": table(HouseLedgerEntry),
+        "house_holding": table(HouseHolding),
+        "crypto": table(Crypto),
+        "order": table(Order),
+        "purchase": table(Purchase),
+        "pool": table(Pool),
+        "exchange_order": table(SimulatedExchangeOrder),
+    }
+    for prefix, choices in (
+        ("order", Order.Status),
+        ("purchase", Purchase.Status),
+        ("ledger", LedgerEntry.Kind),
+        ("house_ledger", HouseLedgerEntry.Kind),
+    ):
+        for member in choices:
+            names[f"{prefix}_{member.name.lower()}"] = text(member.value)
+    return names
+
+
+NAMES = _names()
 
 
 @dataclass(frozen=True)
@@ -17,6 +57,9 @@ class Check:
     description: str
     sql: str
 
+    def __post_init__(self):
+        object.__setattr__(self, "sql", self.sql.format(**NAMES))
+
 
 CHECKS = [
     Check(
@@ -24,8 +67,8 @@ CHECKS = [
         "a customer's balance equals the sum of its ledger entries",
         """
         SELECT c.id, c.balance, COALESCE(SUM(l.amount), 0) AS ledger_sum
-        FROM accounts_customer c
-        LEFT JOIN accounts_ledgerentry l ON l.customer_id = c.id
+        FROM {customer} c
+        LEFT JOIN {ledger} l ON l.customer_id = c.id
         GROUP BY c.id, c.balance
         HAVING c.balance <> COALESCE(SUM(l.amount), 0)
         """,
@@ -33,16 +76,16 @@ CHECKS = [
     Check(
         "balance_not_negative",
         "no balance is below zero",
-        "SELECT id, balance FROM accounts_customer WHERE balance < 0",
+        "SELECT id, balance FROM {customer} WHERE balance < 0",
     ),
     Check(
         "latest_entry_matches_balance",
         "the newest ledger entry's balance_after is the balance",
         """
         SELECT c.id, c.balance, l.balance_after
-        FROM accounts_customer c
+        FROM {customer} c
         JOIN LATERAL (
-            SELECT balance_after FROM accounts_ledgerentry
+            SELECT balance_after FROM {ledger}
             WHERE customer_id = c.id ORDER BY id DESC LIMIT 1
         ) l ON TRUE
         WHERE l.balance_after <> c.balance
@@ -53,15 +96,16 @@ CHECKS = [
         "deposits equal balance plus the totals of orders not refunded",
         """
         SELECT c.id, d.deposits, c.balance, o.spent
-        FROM accounts_customer c
+        FROM {customer} c
         LEFT JOIN (
             SELECT customer_id, SUM(amount) AS deposits
-            FROM accounts_ledgerentry WHERE kind = 'deposit'
+            FROM {ledger} WHERE kind = {ledger_deposit}
             GROUP BY customer_id
         ) d ON d.customer_id = c.id
         LEFT JOIN (
             SELECT customer_id, SUM(total) AS spent
-            FROM orders_order WHERE status NOT IN ('failed', 'cancelled')
+            FROM {order}
+            WHERE status NOT IN ({order_failed}, {order_cancelled})
             GROUP BY customer_id
         ) o ON o.customer_id = c.id
         WHERE COALESCE(d.deposits, 0)
@@ -73,9 +117,9 @@ CHECKS = [
         "every order has exactly one debit entry of minus its total",
         """
         SELECT o.id, o.total, COUNT(l.id) AS entries, SUM(l.amount)
-        FROM orders_order o
-        LEFT JOIN accounts_ledgerentry l
-               ON l.order_id = o.id AND l.kind = 'order'
+        FROM {order} o
+        LEFT JOIN {ledger} l
+               ON l.order_id = o.id AND l.kind = {ledger_order}
         GROUP BY o.id, o.total
         HAVING COUNT(l.id) <> 1 OR SUM(l.amount) <> -o.total
         """,
@@ -86,13 +130,14 @@ CHECKS = [
         "others have none",
         """
         SELECT o.id, o.status, o.total, COUNT(l.id), SUM(l.amount)
-        FROM orders_order o
-        LEFT JOIN accounts_ledgerentry l
-               ON l.order_id = o.id AND l.kind = 'refund'
+        FROM {order} o
+        LEFT JOIN {ledger} l
+               ON l.order_id = o.id AND l.kind = {ledger_refund}
         GROUP BY o.id, o.status, o.total
-        HAVING (o.status IN ('failed', 'cancelled')
+        HAVING (o.status IN ({order_failed}, {order_cancelled})
                 AND (COUNT(l.id) <> 1 OR SUM(l.amount) <> o.total))
-            OR (o.status NOT IN ('failed', 'cancelled') AND COUNT(l.id) <> 0)
+            OR (o.status NOT IN ({order_failed}, {order_cancelled})
+                AND COUNT(l.id) <> 0)
         """,
     ),
     Check(
@@ -100,8 +145,8 @@ CHECKS = [
         "an order's ledger entries belong to the order's customer",
         """
         SELECT l.id, l.customer_id, o.customer_id
-        FROM accounts_ledgerentry l
-        JOIN orders_order o ON o.id = l.order_id
+        FROM {ledger} l
+        JOIN {order} o ON o.id = l.order_id
         WHERE l.customer_id <> o.customer_id
         """,
     ),
@@ -112,8 +157,8 @@ CHECKS = [
         """
         SELECT p.id, p.total, SUM(o.total), p.house_total,
                p.amount, SUM(o.amount), p.house_amount
-        FROM orders_purchase p
-        LEFT JOIN orders_order o ON o.purchase_id = p.id
+        FROM {purchase} p
+        LEFT JOIN {order} o ON o.purchase_id = p.id
         GROUP BY p.id, p.total, p.amount, p.house_total, p.house_amount
         HAVING COUNT(o.id) = 0
             OR p.total <> SUM(o.total) + p.house_total
@@ -123,14 +168,14 @@ CHECKS = [
     Check(
         "purchase_at_least_threshold",
         "every purchase is at least PURCHASE_THRESHOLD",
-        "SELECT id, total FROM orders_purchase WHERE total < %(threshold)s",
+        "SELECT id, total FROM {purchase} WHERE total < %(threshold)s",
     ),
     Check(
         "purchase_one_crypto",
         "a purchase's orders are all of the purchase's crypto",
         """
         SELECT p.id, p.crypto_id, o.id, o.crypto_id
-        FROM orders_purchase p JOIN orders_order o ON o.purchase_id = p.id
+        FROM {purchase} p JOIN {order} o ON o.purchase_id = p.id
         WHERE o.crypto_id <> p.crypto_id
         """,
     ),
@@ -141,14 +186,16 @@ CHECKS = [
         "-> no purchase",
         """
         SELECT o.id, o.status, p.id, p.status
-        FROM orders_order o
-        LEFT JOIN orders_purchase p ON p.id = o.purchase_id
-        WHERE (p.id IS NULL AND o.status NOT IN ('pending', 'cancelled'))
+        FROM {order} o
+        LEFT JOIN {purchase} p ON p.id = o.purchase_id
+        WHERE (p.id IS NULL
+               AND o.status NOT IN ({order_pending}, {order_cancelled}))
            OR (p.id IS NOT NULL AND NOT (
-                (p.status IN ('queued', 'in_flight')
-                    AND o.status = 'submitted')
-             OR (p.status = 'completed' AND o.status = 'completed')
-             OR (p.status = 'failed' AND o.status = 'failed')))
+                (p.status IN ({purchase_queued}, {purchase_in_flight})
+                    AND o.status = {order_submitted})
+             OR (p.status = {purchase_completed}
+                 AND o.status = {order_completed})
+             OR (p.status = {purchase_failed} AND o.status = {order_failed})))
         """,
     ),
     Check(
@@ -156,11 +203,11 @@ CHECKS = [
         "a pool's running total is the sum of its pending orders",
         """
         SELECT c.symbol, COALESCE(pl.pending_total, 0), COALESCE(o.s, 0)
-        FROM orders_crypto c
-        LEFT JOIN orders_pool pl ON pl.crypto_id = c.symbol
+        FROM {crypto} c
+        LEFT JOIN {pool} pl ON pl.crypto_id = c.symbol
         LEFT JOIN (
-            SELECT crypto_id, SUM(total) AS s FROM orders_order
-            WHERE status = 'pending' GROUP BY crypto_id
+            SELECT crypto_id, SUM(total) AS s FROM {order}
+            WHERE status = {order_pending} GROUP BY crypto_id
         ) o ON o.crypto_id = c.symbol
         WHERE COALESCE(pl.pending_total, 0) <> COALESCE(o.s, 0)
         """,
@@ -171,10 +218,10 @@ CHECKS = [
         "waits for nothing)",
         """
         SELECT pl.crypto_id, pl.waiting_since, o.oldest
-        FROM orders_pool pl
+        FROM {pool} pl
         LEFT JOIN (
-            SELECT crypto_id, MIN(created_at) AS oldest FROM orders_order
-            WHERE status = 'pending' GROUP BY crypto_id
+            SELECT crypto_id, MIN(created_at) AS oldest FROM {order}
+            WHERE status = {order_pending} GROUP BY crypto_id
         ) o ON o.crypto_id = pl.crypto_id
         WHERE pl.waiting_since IS DISTINCT FROM o.oldest
         """,
@@ -185,14 +232,14 @@ CHECKS = [
         "its newest entry's balance_after is the balance",
         """
         SELECT h.id, h.balance, COALESCE(SUM(l.amount), 0),
-               (SELECT balance_after FROM accounts_houseledgerentry
+               (SELECT balance_after FROM {house_ledger}
                 ORDER BY id DESC LIMIT 1)
-        FROM accounts_house h
-        LEFT JOIN accounts_houseledgerentry l ON TRUE
+        FROM {house} h
+        LEFT JOIN {house_ledger} l ON TRUE
         GROUP BY h.id, h.balance
         HAVING h.balance <> COALESCE(SUM(l.amount), 0)
             OR h.balance <> COALESCE((
-                SELECT balance_after FROM accounts_houseledgerentry
+                SELECT balance_after FROM {house_ledger}
                 ORDER BY id DESC LIMIT 1), 0)
         """,
     ),
@@ -203,11 +250,11 @@ CHECKS = [
         """
         SELECT d.deposits, h.balance, s.shares
         FROM (SELECT COALESCE(SUM(amount), 0) AS deposits
-              FROM accounts_houseledgerentry WHERE kind = 'deposit') d,
+              FROM {house_ledger} WHERE kind = {house_ledger_deposit}) d,
              (SELECT COALESCE(SUM(balance), 0) AS balance
-              FROM accounts_house) h,
+              FROM {house}) h,
              (SELECT COALESCE(SUM(house_total), 0) AS shares
-              FROM orders_purchase WHERE status <> 'failed') s
+              FROM {purchase} WHERE status <> {purchase_failed}) s
         WHERE d.deposits <> h.balance + s.shares
         """,
     ),
@@ -218,23 +265,23 @@ CHECKS = [
         "house entries",
         """
         SELECT p.id, p.status, p.house_total, t.n, t.s, r.n, r.s
-        FROM orders_purchase p
+        FROM {purchase} p
         LEFT JOIN (
             SELECT purchase_id, COUNT(*) AS n, SUM(amount) AS s
-            FROM accounts_houseledgerentry WHERE kind = 'house_top_up'
+            FROM {house_ledger} WHERE kind = {house_ledger_house_top_up}
             GROUP BY purchase_id
         ) t ON t.purchase_id = p.id
         LEFT JOIN (
             SELECT purchase_id, COUNT(*) AS n, SUM(amount) AS s
-            FROM accounts_houseledgerentry WHERE kind = 'refund'
+            FROM {house_ledger} WHERE kind = {house_ledger_refund}
             GROUP BY purchase_id
         ) r ON r.purchase_id = p.id
         WHERE (p.house_total = 0 AND (t.n IS NOT NULL OR r.n IS NOT NULL))
            OR (p.house_total > 0
                AND (t.n IS DISTINCT FROM 1 OR t.s <> -p.house_total))
-           OR (p.house_total > 0 AND p.status = 'failed'
+           OR (p.house_total > 0 AND p.status = {purchase_failed}
                AND (r.n IS DISTINCT FROM 1 OR r.s <> p.house_total))
-           OR (p.house_total > 0 AND p.status <> 'failed'
+           OR (p.house_total > 0 AND p.status <> {purchase_failed}
                AND r.n IS NOT NULL)
         """,
     ),
@@ -245,12 +292,12 @@ CHECKS = [
         """
         SELECT COALESCE(h.crypto_id, p.crypto_id), h.amount, p.amount,
                h.spent, p.spent
-        FROM accounts_householding h
+        FROM {house_holding} h
         FULL JOIN (
             SELECT crypto_id, SUM(house_amount) AS amount,
                    SUM(house_total) AS spent
-            FROM orders_purchase
-            WHERE status = 'completed' AND house_total > 0
+            FROM {purchase}
+            WHERE status = {purchase_completed} AND house_total > 0
             GROUP BY crypto_id
         ) p ON p.crypto_id = h.crypto_id
         WHERE COALESCE(h.amount, 0) <> COALESCE(p.amount, 0)
@@ -264,7 +311,7 @@ CHECKS = [
         "it and its flush; the sweeper flushes one left full within a "
         "second)",
         """
-        SELECT crypto_id, pending_total FROM orders_pool
+        SELECT crypto_id, pending_total FROM {pool}
         WHERE pending_total >= %(threshold)s
         """,
     ),
@@ -277,12 +324,12 @@ SIMULATED_EXCHANGE_CHECKS = [
         "its amount; no failed purchase was filled",
         """
         SELECT p.id, p.status, p.amount, x.amount, x.filled_at
-        FROM orders_purchase p
-        LEFT JOIN exchange_simulatedexchangeorder x
+        FROM {purchase} p
+        LEFT JOIN {exchange_order} x
                ON x.client_order_id = p.client_order_id
-        WHERE (p.status = 'completed'
+        WHERE (p.status = {purchase_completed}
                AND (x.filled_at IS NULL OR x.amount <> p.amount))
-           OR (p.status = 'failed' AND x.filled_at IS NOT NULL)
+           OR (p.status = {purchase_failed} AND x.filled_at IS NOT NULL)
         """,
     ),
 ]

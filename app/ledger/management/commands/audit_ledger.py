@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.audit import CHECKS, audit
+from ledger.audit import CHECKS, audit
 
 
 class Command(BaseCommand):
