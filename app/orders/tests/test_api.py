@@ -15,7 +15,7 @@ from orders.models import Order, Purchase
 
 pytestmark = pytest.mark.django_db
 
-# What the API answers: the contract's fields and the service's own.
+# What the API answers: docs/api.md's fields and the service's own.
 ORDER_BODY = ORDER_FIELDS | {"pool"}
 PURCHASE_BODY = PURCHASE_FIELDS | {"house_amount", "house_total"}
 
