@@ -7,10 +7,11 @@ through the environment: ``HOST`` (0.0.0.0), ``PORT`` (8000),
 threads per process, the threads that run Django, 4).
 
 Two processes of four threads, on two cores: the same eight database
-connections as gunicorn's former 4x2 gthread default. It replaced
-gunicorn after an alternating comparison (bench/README.md has the
-figures): granian spreads keep-alive connections over its processes,
-where a gthread process often took them all and ran them on one core.
+connections as gunicorn's former 4x2 gthread default. Granian replaced
+gunicorn because it spreads keep-alive connections evenly over its
+processes, where gunicorn's threaded workers split them unevenly, and
+differently at every start. bench/README.md has the comparison and its
+figures.
 
 Granian has no per-request timeout (gunicorn's ``timeout`` was not one
 either for gthread workers: it killed a worker whose main loop stopped,

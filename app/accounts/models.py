@@ -13,7 +13,7 @@ class ActorFields(models.Model):
 
     Not foreign keys in the database: PostgreSQL's check of one locks
     the referenced row (FOR KEY SHARE), which on every order would lock
-    the customer's user and key rows and add 0.1-0.2 ms of database CPU.
+    the customer's user and key rows (its cost: bench/README.md).
     The ids come from the authenticated request, and Django's PROTECT
     still refuses to delete a user or token that moved money."""
 

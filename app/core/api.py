@@ -2,18 +2,11 @@
 
 import django_rq
 from django.db import connection
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiResponse,
-    extend_schema,
-    inline_serializer,
-)
-from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.schema import errors
+from core import schema
 
 
 def _database_ok():
@@ -33,59 +26,11 @@ def _redis_ok():
         return False
 
 
-_HEALTH = inline_serializer(
-    "Health",
-    {
-        name: serializers.CharField(help_text="`ok` or `unavailable`")
-        for name in ("status", "database", "redis")
-    },
-)
-
-
 class HealthView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(
-        summary="Can the service take orders?",
-        description=(
-            "`200` when PostgreSQL and Redis both answer, else `503`; the "
-            "body names each."
-        ),
-        auth=[],
-        responses={
-            (200, "application/json"): OpenApiResponse(
-                _HEALTH,
-                description="Both answer.",
-                examples=[
-                    OpenApiExample(
-                        "healthy",
-                        value={
-                            "status": "ok",
-                            "database": "ok",
-                            "redis": "ok",
-                        },
-                    )
-                ],
-            ),
-            (503, "application/json"): OpenApiResponse(
-                _HEALTH,
-                description="One of them does not answer.",
-                examples=[
-                    OpenApiExample(
-                        "redis down",
-                        value={
-                            "status": "unavailable",
-                            "database": "ok",
-                            "redis": "unavailable",
-                        },
-                        status_codes=[503],
-                    )
-                ],
-            ),
-            **errors(429),
-        },
-    )
+    @schema.health
     def get(self, request):
         database, redis = _database_ok(), _redis_ok()
         healthy = database and redis
@@ -104,12 +49,6 @@ class PingView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(
-        responses={
-            (200, "application/json"): inline_serializer(
-                "Pong", {"pong": serializers.BooleanField()}
-            )
-        }
-    )
+    @schema.ping
     def get(self, request):
         return Response({"pong": True})

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` for POST views, as the contract describes.
+"""``Idempotency-Key`` for POST views, as docs/api.md describes it.
 
 The request runs in one transaction that first takes a PostgreSQL
 advisory lock on (principal, key): a second request with the key while
@@ -6,7 +6,7 @@ the first runs gets ``409``; after it, the stored first response is
 replayed (``Idempotent-Replayed: true``), or ``422`` if the body
 differs. The response is stored in the same transaction as the work, so
 a crash can never leave one without the other. Keys are kept
-``IDEMPOTENCY_TTL_HOURS`` (48) hours.
+``TTL_HOURS`` (48) hours; the worker purges older ones.
 """
 
 import functools
@@ -26,9 +26,10 @@ from core.errors import (
     exception_handler,
 )
 from core.models import IdempotencyRecord
-from monitoring import metrics
 
 HEADER = "Idempotency-Key"
+# monitoring.middleware counts the responses that carry it.
+REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 TTL_HOURS = 48
 # Transient answers are not kept: the client should simply try again.
@@ -60,8 +61,7 @@ def _lock_id(principal, key):
 
 def _replay(record):
     response = Response(record.body, status=record.status_code)
-    response["Idempotent-Replayed"] = "true"
-    metrics.IDEMPOTENT_REPLAYS.inc()
+    response[REPLAYED_HEADER] = "true"
     return response
 
 

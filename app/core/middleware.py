@@ -78,10 +78,10 @@ class StaticPolicyCSPMiddleware(CSPMiddleware):
     """django-csp's middleware, with the policy built once per process.
 
     The service's policy has no nonce, no excluded paths and no per-view
-    changes, yet django-csp builds it anew for every answer (0.13 ms, as
-    much as a quarter of the Python of an order's request). An answer
-    that does change it (a nonce asked for, a decorator's changes) goes
-    through django-csp as before."""
+    changes, yet django-csp builds it anew for every answer, a large
+    share of an order request's Python (bench/README.md has the
+    figures). An answer that does change it (a nonce asked for, a
+    decorator's changes) goes through django-csp as before."""
 
     def __init__(self, get_response):
         super().__init__(get_response)

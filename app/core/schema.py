@@ -7,9 +7,11 @@
   ``Authorization: Token <key>`` is how callers authenticate. It
   registers itself when this module is imported, which every ``api``
   module does.
-- ``IDEMPOTENCY_KEY`` and the response headers of the contract.
+- ``IDEMPOTENCY_KEY`` and the response headers of docs/api.md.
 - ``AutoSchema``: descriptions only from what is written for readers of
   the API, never from docstrings (which are written for developers).
+- ``health`` and ``ping``: the schema of core's own views, as
+  ``accounts.schema`` and ``orders.schema`` hold their apps'.
 """
 
 from drf_spectacular import openapi
@@ -20,7 +22,10 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    extend_schema,
     extend_schema_serializer,
+    extend_schema_view,
+    inline_serializer,
 )
 from rest_framework import serializers
 
@@ -275,6 +280,37 @@ def errors(*statuses, codes=None):
 # Every authenticated endpoint can answer these.
 READ_ERRORS = (401, 403, 429, 503)
 
+
+def page_of(serializer):
+    """The responses of a paginated list of ``serializer``: a bad
+    cursor, page size or filter is ``400``."""
+    return {200: serializer(many=True), **errors(400, *READ_ERRORS, 404)}
+
+
+def list_and_retrieve(
+    serializer, *, summaries, example, description=None, parameters=None
+):
+    """A read-only viewset's ``list`` (a page) and ``retrieve`` (one),
+    both shown with ``example``, a ``(name, value)`` pair; the list's
+    ``description`` and ``parameters`` are optional."""
+    list_summary, one_summary = summaries
+    name, value = example
+    return extend_schema_view(
+        list=extend_schema(
+            summary=list_summary,
+            description=description,
+            parameters=parameters,
+            responses=page_of(serializer),
+            examples=[OpenApiExample(name, value=value)],
+        ),
+        retrieve=extend_schema(
+            summary=one_summary,
+            responses={200: serializer, **errors(*READ_ERRORS, 404)},
+            examples=[OpenApiExample(name, value=value)],
+        ),
+    )
+
+
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
@@ -304,3 +340,62 @@ RETRY_AFTER = OpenApiParameter(
 )
 # The parameters of a POST that takes an Idempotency-Key.
 IDEMPOTENT_POST = [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER]
+
+# The schema of core's own views, applied in ``core.api``.
+
+_HEALTH = inline_serializer(
+    "Health",
+    {
+        name: serializers.CharField(help_text="`ok` or `unavailable`")
+        for name in ("status", "database", "redis")
+    },
+)
+
+health = extend_schema(
+    summary="Can the service take orders?",
+    description=(
+        "`200` when PostgreSQL and Redis both answer, else `503`; the "
+        "body names each."
+    ),
+    auth=[],
+    responses={
+        (200, "application/json"): OpenApiResponse(
+            _HEALTH,
+            description="Both answer.",
+            examples=[
+                OpenApiExample(
+                    "healthy",
+                    value={
+                        "status": "ok",
+                        "database": "ok",
+                        "redis": "ok",
+                    },
+                )
+            ],
+        ),
+        (503, "application/json"): OpenApiResponse(
+            _HEALTH,
+            description="One of them does not answer.",
+            examples=[
+                OpenApiExample(
+                    "redis down",
+                    value={
+                        "status": "unavailable",
+                        "database": "ok",
+                        "redis": "unavailable",
+                    },
+                    status_codes=[503],
+                )
+            ],
+        ),
+        **errors(429),
+    },
+)
+
+ping = extend_schema(
+    responses={
+        (200, "application/json"): inline_serializer(
+            "Pong", {"pong": serializers.BooleanField()}
+        )
+    }
+)

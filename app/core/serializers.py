@@ -86,8 +86,8 @@ class MoneyField(serializers.DecimalField):
 
 class MoneyFieldSchema(OpenApiSerializerFieldExtension):
     """In the OpenAPI schema, a request may send a money field as a
-    string or a JSON number (as the contract says); a response always
-    has a string."""
+    string or a JSON number (docs/api.md, "Conventions"); a response
+    always has a string."""
 
     target_class = MoneyField
     match_subclasses = True
@@ -170,7 +170,7 @@ class QuantityField(MoneyField):
 class BrowsableLinksMixin:
     """Links to follow, for a person in the browsable API.
 
-    JSON clients get exactly the contract's fields. When the response is
+    JSON clients get exactly the fields of docs/api.md. When the response is
     rendered as the browsable API's HTML page, each object also carries
     the absolute URLs that ``browsable_links(obj, request)`` returns
     (``"purchase_url"``, ``"ledger_url"``, ...), which the page shows as

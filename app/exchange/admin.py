@@ -4,7 +4,7 @@ filled, by client order id. Read-only: it stands for the exchange's side.
 
 from django.contrib import admin
 
-from accounts.admin import ReadOnlyAdmin, admin_link
+from core.admin import ReadOnlyAdmin, admin_link
 from exchange.models import SimulatedExchangeOrder
 from orders.models import Purchase
 

@@ -1,10 +1,13 @@
-"""Counts and times every HTTP request, by method, view and status."""
+"""Counts and times every HTTP request, by method, view and status;
+counts the rate-limited ones and the idempotent replays."""
 
 import time
 
+from core.idempotency import REPLAYED_HEADER
 from monitoring.metrics import (
     HTTP_REQUEST_DURATION,
     HTTP_REQUESTS,
+    IDEMPOTENT_REPLAYS,
     THROTTLED,
 )
 
@@ -43,4 +46,7 @@ class RequestMetricsMiddleware:
         children[1].observe(elapsed)
         if key[2] == 429:
             THROTTLED.labels(view).inc()
+        # Counted from the answer, so that core.idempotency needs no app.
+        if response.get(REPLAYED_HEADER) == "true":
+            IDEMPOTENT_REPLAYS.inc()
         return response

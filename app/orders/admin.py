@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.admin import ReadOnlyAdmin, admin_link, changelist_link
+from core.admin import ReadOnlyAdmin, admin_link, changelist_link
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.pool import house_top_up_due
 

@@ -1,4 +1,4 @@
-"""The fields CONTRACT.md promises in each kind of response body: the
+"""The fields docs/api.md promises in each kind of response body: the
 schema must describe them, and the API must answer them."""
 
 CUSTOMER_FIELDS = {"id", "name", "balance"}

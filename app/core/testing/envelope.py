@@ -1,4 +1,4 @@
-"""The error envelope of CONTRACT.md, checked on a test client's
+"""The error envelope of docs/api.md, checked on a test client's
 response."""
 
 ERROR_KEYS = {"code", "message", "details"}

@@ -1,4 +1,4 @@
-"""Who may do what: every endpoint and method of the contract, plus key
+"""Who may do what: every endpoint and method of docs/api.md, plus key
 rotation and revocation, the admin and the RQ dashboard, against every
 kind of caller. One table; each cell is a test asserting the status and
 the error code.

@@ -1,4 +1,4 @@
-"""Every error answers the JSON envelope of the contract, whatever layer
+"""Every error answers the JSON envelope of docs/api.md, whatever layer
 raises it: parsers, authentication, routing, the views, or a bug."""
 
 import re

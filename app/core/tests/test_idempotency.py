@@ -197,7 +197,7 @@ def test_created_customer_key_is_not_kept_in_plain_text(operator_client):
     assert response.status_code == 201, response.content
     api_key = response.json()["api_key"]
 
-    # The contract: keys are stored hashed, never in plain text -- the
+    # docs/api.md: keys are stored hashed, never in plain text -- the
     # stored response of an idempotent request included.
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():

@@ -1,5 +1,5 @@
 """The OpenAPI schema: valid, without warnings, and describing every
-endpoint, field and error response of the contract, with examples."""
+endpoint, field and error response of docs/api.md, with examples."""
 
 import json
 import re
@@ -18,7 +18,7 @@ from core.testing.contract import (
 
 APP_DIR = Path(__file__).resolve().parents[2]
 
-# (method, path, success status, contract fields of the success body).
+# (method, path, success status, docs/api.md's fields of the success body).
 CONTRACT = [
     ("get", "/api/crypto/", "200", {"symbol", "name", "price"}),
     ("post", "/api/customer/", "201", CUSTOMER_FIELDS | {"api_key"}),

@@ -15,7 +15,7 @@ from orders.models import Order, Purchase
 
 pytestmark = pytest.mark.django_db
 
-# What the API answers: the contract's fields and the service's own.
+# What the API answers: docs/api.md's fields and the service's own.
 ORDER_BODY = ORDER_FIELDS | {"pool"}
 PURCHASE_BODY = PURCHASE_FIELDS | {"house_amount", "house_total"}
 
@@ -235,7 +235,7 @@ def test_operator_naming_unknown_customer_is_refused_by_field(
         operator_client, crypto="ABAN", amount="1", customer_id=999999
     )
 
-    # The contract's 404 for an unknown id, naming the body's field.
+    # docs/api.md's 404 for an unknown id, naming the body's field.
     assert_error(response, 404, "not_found")
     assert response.json()["error"]["details"] == {
         "customer_id": ["No customer has this id."]
