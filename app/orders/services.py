@@ -90,7 +90,7 @@ def order_place(
             return order
         except OrderNotWritten:
             if not Customer.objects.filter(pk=customer_id).exists():
-                # The contract's 404 for an unknown id, naming the body's
+                # docs/api.md's 404 for an unknown id, naming the body's
                 # field, so that it does not read as a wrong URL.
                 raise NotFound(
                     "No customer has this id.",
