@@ -18,7 +18,13 @@ from accounts.models import (
     HouseLedgerEntry,
     LedgerEntry,
 )
-from core.admin import ReadOnlyAdmin, admin_link, changelist_link
+from core.admin import (
+    ReadOnlyAdmin,
+    admin_link,
+    admin_link_by_id,
+    changelist_link,
+)
+from orders.models import Order, Purchase
 
 
 def actor_text(row):
@@ -62,8 +68,6 @@ class CustomerAdmin(ReadOnlyAdmin):
 
     @admin.display(description="orders")
     def orders_link(self, customer):
-        from orders.models import Order
-
         return changelist_link(
             Order, "orders", customer__id__exact=customer.pk
         )
@@ -133,12 +137,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="order", ordering="order")
     def order_link(self, entry):
-        if entry.order_id is None:
-            return "-"
-        return format_html(
-            '<a href="{}">order #{}</a>',
-            reverse("admin:orders_order_change", args=[entry.order_id]),
-            entry.order_id,
+        return admin_link_by_id(
+            Order, entry.order_id, f"order #{entry.order_id}"
         )
 
 
@@ -208,12 +208,8 @@ class HouseLedgerEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="purchase", ordering="purchase")
     def purchase_link(self, entry):
-        if entry.purchase_id is None:
-            return "-"
-        return format_html(
-            '<a href="{}">purchase #{}</a>',
-            reverse("admin:orders_purchase_change", args=[entry.purchase_id]),
-            entry.purchase_id,
+        return admin_link_by_id(
+            Purchase, entry.purchase_id, f"purchase #{entry.purchase_id}"
         )
 
 

@@ -24,11 +24,19 @@ def admin_link(obj, text=None):
     """A link to ``obj``'s admin page, or a dash."""
     if obj is None:
         return "-"
-    meta = obj._meta
+    return admin_link_by_id(type(obj), obj.pk, text or str(obj))
+
+
+def admin_link_by_id(model, pk, text, *, empty="-"):
+    """A link to the admin page of ``model``'s row ``pk``, without
+    loading the row; ``empty`` when there is no row."""
+    if pk is None:
+        return empty
+    meta = model._meta
     url = reverse(
-        f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]
+        f"admin:{meta.app_label}_{meta.model_name}_change", args=[pk]
     )
-    return format_html('<a href="{}">{}</a>', url, text or str(obj))
+    return format_html('<a href="{}">{}</a>', url, text)
 
 
 def changelist_link(model, text, **filters):

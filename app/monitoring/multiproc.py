@@ -38,7 +38,8 @@ def become_work_horse(parent_pid: int) -> None:
     _horse_of = parent_pid
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (ours or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -61,10 +62,10 @@ def prepare(path) -> None:
         if match:
             owners[file] = int(match.group(1))
     me = os.getpid()
-    if any(pid != me and _alive(pid) for pid in owners.values()):
+    if any(pid != me and pid_alive(pid) for pid in owners.values()):
         return
     for file, pid in owners.items():
-        if pid != me and not _alive(pid):
+        if pid != me and not pid_alive(pid):
             file.unlink(missing_ok=True)
 
 

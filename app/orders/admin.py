@@ -9,10 +9,13 @@ placed after it.
 from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.urls import reverse
-from django.utils.html import format_html
 
-from core.admin import ReadOnlyAdmin, admin_link, changelist_link
+from core.admin import (
+    ReadOnlyAdmin,
+    admin_link,
+    admin_link_by_id,
+    changelist_link,
+)
 from orders.models import Crypto, Order, Pool, Purchase
 from orders.pool import house_top_up_due
 
@@ -93,12 +96,11 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.display(description="purchase", ordering="purchase")
     def purchase_link(self, order):
-        if order.purchase_id is None:
-            return "- (in the pool)"
-        return format_html(
-            '<a href="{}">purchase #{}</a>',
-            reverse("admin:orders_purchase_change", args=[order.purchase_id]),
+        return admin_link_by_id(
+            Purchase,
             order.purchase_id,
+            f"purchase #{order.purchase_id}",
+            empty="- (in the pool)",
         )
 
     @admin.display(description="ledger")

@@ -6,7 +6,6 @@ registration expires unless it keeps beating (RQ's worker TTL). Healthy:
 a worker of this host is registered and its process is alive.
 """
 
-import os
 import socket
 
 import django_rq
@@ -14,17 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 from rq import Worker
 
-
-def _process_alive(pid):
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from monitoring.multiproc import pid_alive
 
 
 class Command(BaseCommand):
@@ -44,7 +33,7 @@ class Command(BaseCommand):
         alive = [
             worker
             for worker in workers
-            if worker.hostname == host and _process_alive(worker.pid)
+            if worker.hostname == host and worker.pid and pid_alive(worker.pid)
         ]
         if not alive:
             raise CommandError(f"no live worker of {host} in Redis")
