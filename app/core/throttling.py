@@ -42,6 +42,7 @@ from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
 from core.errors import ErrorCode, envelope
+from core.redis_calls import Line, Script
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ if count == 1 or ttl < 0 then
 end
 return {count, ttl}
 """
+_WINDOW = Script(_WINDOW_SCRIPT)
 
 
 def _digest(*parts):
@@ -135,7 +137,8 @@ class WindowRateThrottle(SimpleRateThrottle):
     def _count(self):
         """This request's number in its window, and (when over the limit)
         the seconds until the window closes: one round trip, atomic (a
-        Lua script) on the cache's Redis."""
+        Lua script) on the cache's Redis, sent on a connection of this
+        thread's own (``core.redis_calls``)."""
         backend = caches["default"]
         if not isinstance(backend, RedisCache):
             raise ImproperlyConfigured(
@@ -144,14 +147,12 @@ class WindowRateThrottle(SimpleRateThrottle):
             )
         key = backend.make_and_validate_key(self.key)
         cache = backend._cache
-        window = getattr(cache, "_throttle_window", None)
-        if window is None:
-            # Django's get_client() builds a redis-py client at each call,
-            # which costs more than the command: one per cache, kept.
-            client = cache.get_client(key, write=True)
-            window = client.register_script(_WINDOW_SCRIPT)
-            cache._throttle_window = window
-        count, ttl = window(keys=[key], args=[self.duration])
+        line = getattr(cache, "_throttle_line", None)
+        if line is None:
+            line = cache._throttle_line = Line(
+                lambda: cache.get_client(key, write=True)
+            )
+        count, ttl = _WINDOW.run(line, keys=[key], args=[self.duration])
         if count <= self.num_requests:
             return count, None
         return count, max(ttl, 1)

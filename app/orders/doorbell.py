@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from core.redis_calls import Line, pack
 from monitoring import metrics
 
 logger = logging.getLogger("orders.worker")
@@ -33,6 +34,7 @@ MARKER_TTL_SECONDS = 30
 BREAKER_SECONDS = 2.0
 _breaker_open_until = 0.0
 _queues = {}
+_lines = {}
 
 
 def _queue():
@@ -45,11 +47,17 @@ def _queue():
 
 
 def _marker_set(purchase_id) -> bool:
-    """``SET marker NX EX``: True if no job was waiting."""
-    marked = _queue().connection.set(
-        MARKER_KEY, purchase_id, nx=True, ex=MARKER_TTL_SECONDS
+    """``SET marker NX EX``: True if no job was waiting. Sent on a
+    connection of the thread's own (``core.redis_calls``): this runs
+    for every large order."""
+    url = settings.RQ_QUEUES[QUEUE_NAME]["URL"]
+    line = _lines.get(url)
+    if line is None:
+        line = _lines[url] = Line(lambda: _queue().connection)
+    command = pack(
+        "SET", MARKER_KEY, purchase_id, "NX", "EX", MARKER_TTL_SECONDS
     )
-    return bool(marked)
+    return line.call(command) is not None
 
 
 def purchase_ring(purchase_id: int, *, force: bool = False) -> bool:
