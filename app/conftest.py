@@ -30,11 +30,15 @@ def _fast_exchange(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
+def _fast_password_hasher(request, settings):
     """MD5 instead of PBKDF2 in every test: autouse, so that it is set
     before the operator fixture hashes its password. The deliberate
-    slowness of the real hasher buys nothing in a test; the services
-    started as processes (``live``) keep the real one."""
+    slowness of the real hasher buys nothing in a test. Not with the
+    services started as processes (``live``): they keep the real
+    hasher, so a password a browser logs in with there is hashed with
+    it."""
+    if "live" in request.fixturenames:
+        return
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.MD5PasswordHasher"
     ]
