@@ -8,45 +8,30 @@ from core.sql import insert, text
 from ledger import audit, movements
 from orders.models import Order, Purchase
 
+# Every column of a purchase that has no database default.
+PURCHASE_VALUES = {
+    "crypto": "'ABAN'",
+    "amount": "1",
+    "total": "10",
+    "status": text(Purchase.Status.QUEUED),
+    "client_order_id": "gen_random_uuid()",
+    "attempts": "0",
+    "lease_owner": "''",
+    "last_error": "''",
+    "created_at": "now()",
+    "updated_at": "now()",
+}
+
 
 def test_insert_refuses_to_leave_out_a_column_without_a_database_default():
+    values = dict(PURCHASE_VALUES)
+    del values["client_order_id"]
     with pytest.raises(LookupError, match="client_order_id"):
-        insert(
-            Purchase,
-            {
-                "crypto": "'ABAN'",
-                "amount": "1",
-                "total": "10",
-                "status": text(Purchase.Status.QUEUED),
-                "attempts": "0",
-                "lease_owner": "''",
-                "last_error": "''",
-                "created_at": "now()",
-                "updated_at": "now()",
-            },
-            source="",
-            returning="id",
-        )
+        insert(Purchase, values, source="", returning="id")
 
 
 def test_insert_may_leave_out_a_column_with_a_database_default():
-    sql = insert(
-        Purchase,
-        {
-            "crypto": "'ABAN'",
-            "amount": "1",
-            "total": "10",
-            "status": text(Purchase.Status.QUEUED),
-            "client_order_id": "gen_random_uuid()",
-            "attempts": "0",
-            "lease_owner": "''",
-            "last_error": "''",
-            "created_at": "now()",
-            "updated_at": "now()",
-        },
-        source="",
-        returning="id",
-    )
+    sql = insert(Purchase, PURCHASE_VALUES, source="", returning="id")
     assert "house_total" not in sql
     assert sql.startswith(f"INSERT INTO {Purchase._meta.db_table} (")
 
