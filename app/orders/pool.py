@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal, localcontext
 
 from django.conf import settings
+from django.contrib.postgres.functions import TransactionNow
 from django.db import transaction
 from django.utils import timezone
 
@@ -139,10 +140,19 @@ def pool_flush_overdue(*, crypto_id: str) -> OverdueFlush | None:
     The house is debited in this transaction, conditionally: with too
     little money the pool keeps waiting and nothing is written.
     """
-    now = timezone.now()
-    pool = Pool.objects.select_for_update().filter(crypto_id=crypto_id).first()
+    # The database's clock, read in this transaction: the pool's
+    # ``waiting_since`` and the purchase's ``created_at`` are its
+    # ``now()`` too, so a purchase never shows a shorter wait than the
+    # bounded one (the sweep's transaction may have begun before it
+    # was due).
+    pool = (
+        Pool.objects.select_for_update()
+        .filter(crypto_id=crypto_id)
+        .annotate(database_now=TransactionNow())
+        .first()
+    )
     due = None if pool is None else house_top_up_due(pool.waiting_since)
-    if due is None or due > now or pool.pending_total <= 0:
+    if due is None or due > pool.database_now or pool.pending_total <= 0:
         return None
     if pool.pending_total >= settings.PURCHASE_THRESHOLD:
         # Full already (a flush still to come): no house share needed.
@@ -176,7 +186,7 @@ def pools_overdue() -> list[str]:
     wait = settings.POOL_MAX_WAIT_SECONDS
     if wait is None:
         return []
-    oldest = timezone.now() - timedelta(seconds=wait)
+    oldest = TransactionNow() - timedelta(seconds=wait)
     return list(
         Pool.objects.filter(pending_total__gt=0, waiting_since__lte=oldest)
         .order_by("waiting_since")

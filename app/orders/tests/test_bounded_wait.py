@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection, transaction
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
 from core.testing.live import http, order_over_http
@@ -88,6 +88,29 @@ def test_overdue_pool_is_topped_up_by_the_house_and_bought(
         Decimal("7.00"),
     )
     assert_books_balance()
+
+
+def test_a_sweep_begun_before_the_deadline_waits_for_the_next(
+    short_wait, make_customer
+):
+    """The purchase's time is its transaction's: a sweep whose
+    transaction began before the pool was due leaves it to the next
+    sweep, so no purchase records a wait shorter than the bounded one."""
+    house_deposit(amount=Decimal("50.00"))
+    order = place(make_customer("alice"), "ABAN", "0.75")
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # the transaction begins
+        overdue()
+        sweeper.sweep()
+    assert not Purchase.objects.exists()
+
+    sweeper.sweep()
+    purchase = Purchase.objects.get()
+    order.refresh_from_db()
+    assert order.purchase_id == purchase.pk
+    assert purchase.created_at - order.created_at >= timedelta(seconds=WAIT)
 
 
 def test_house_short_of_money_leaves_the_pool_waiting_until_a_deposit(
