@@ -140,22 +140,15 @@ def _running_postgres_port():
         time.sleep(0.2)
 
 
+def _superuser_args(port):
+    """The arguments of pg_isready and psql for our server on ``port``,
+    as the superuser, to the ``postgres`` database."""
+    return ["-h", HOST, "-p", str(port), "-U", PG_SUPERUSER, "-d", "postgres"]
+
+
 def _pg_ready(port):
     result = subprocess.run(
-        [
-            _pg_bin("pg_isready"),
-            "-q",
-            "-h",
-            HOST,
-            "-p",
-            str(port),
-            "-U",
-            PG_SUPERUSER,
-            "-d",
-            "postgres",
-            "-t",
-            "3",
-        ],
+        [_pg_bin("pg_isready"), "-q", *_superuser_args(port), "-t", "3"],
         env=_pg_env(),
         stdin=subprocess.DEVNULL,
     )
@@ -170,14 +163,7 @@ def _psql(port, sql):
             "-q",
             "-v",
             "ON_ERROR_STOP=1",
-            "-h",
-            HOST,
-            "-p",
-            str(port),
-            "-U",
-            PG_SUPERUSER,
-            "-d",
-            "postgres",
+            *_superuser_args(port),
             "-tAc",
             sql,
         ],
