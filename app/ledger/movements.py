@@ -8,7 +8,9 @@ transaction, and each debit is conditional, so nothing is overdrawn:
   purchase or its pool's running total, in one statement
   (``order_write_large``, ``order_write_small``);
 - a pool's flush into one purchase, with the house's share when the
-  bounded wait tops it up (``pool_flush``, ``house_top_up``);
+  bounded wait tops it up (``pool_flush``, ``house_top_up``), and the
+  worker's merge of fresh purchases into one exchange call
+  (``purchases_merge``);
 - deposits (``customer_open``, ``customer_deposit``,
   ``house_deposit``), and refunds of cancelled and failed orders
   (``order_refund``, ``pool_take_back``, ``house_refund``);
@@ -27,6 +29,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import F, Min, Sum
+from django.db.models.functions import Now
 
 from accounts.actors import SERVICE, Actor
 from accounts.models import (
@@ -344,6 +347,24 @@ def pool_take_back(*, order: Order) -> None:
     ).aggregate(oldest=Min("created_at"))["oldest"]
     Pool.objects.filter(crypto_id=order.crypto_id).update(
         pending_total=F("pending_total") - order.total, waiting_since=oldest
+    )
+
+
+def purchases_merge(*, into: Purchase, absorbed: list[Purchase]) -> None:
+    """Fresh purchases of one crypto made into one exchange call:
+    ``into`` takes each absorbed purchase's amount, total and orders,
+    and the absorbed rows go. No balance moves; a purchase's total stays
+    the sum of its orders' (``ledger.audit`` checks it). The caller
+    holds every row's lock."""
+    ids = [purchase.pk for purchase in absorbed]
+    into.amount += sum(purchase.amount for purchase in absorbed)
+    into.total += sum(purchase.total for purchase in absorbed)
+    Order.objects.filter(purchase_id__in=ids).update(
+        purchase=into, updated_at=Now()
+    )
+    Purchase.objects.filter(pk__in=ids).delete()
+    Purchase.objects.filter(pk=into.pk).update(
+        amount=into.amount, total=into.total
     )
 
 

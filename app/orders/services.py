@@ -186,34 +186,39 @@ def purchases_claim_ready(*, owner: str, limit: int = 1000) -> list[Claim]:
         .filter(_claimable(now))
         .order_by("id")[:limit]
     )
-    claims, leads = [], {}
+    merged, leads = {}, {}
     for purchase in ready:
         # A purchase with a house share keeps its own: the house's
         # ledger names it.
+        lead = None
         if purchase.attempts == 0 and purchase.house_total == 0:
-            lead = leads.get(purchase.crypto_id)
-            if lead is not None:
-                lead.absorbed.append(purchase.pk)
-                lead.purchase.amount += purchase.amount
-                lead.purchase.total += purchase.total
-                continue
-            leads[purchase.crypto_id] = claim = Claim(purchase)
+            lead = leads.setdefault(purchase.crypto_id, purchase)
+        if lead is None or lead is purchase:
+            merged[purchase] = []
         else:
-            claim = Claim(purchase)
-        claims.append(claim)
-    for claim in claims:
-        purchase = claim.purchase
-        if claim.absorbed:
-            Order.objects.filter(purchase_id__in=claim.absorbed).update(
-                purchase=purchase, updated_at=now
-            )
-            Purchase.objects.filter(pk__in=claim.absorbed).delete()
+            merged[lead].append(purchase)
+    claims = []
+    for purchase, absorbed in merged.items():
+        if absorbed:
+            movements.purchases_merge(into=purchase, absorbed=absorbed)
         purchase.status = Purchase.Status.IN_FLIGHT
         purchase.attempts += 1
         purchase.lease_owner = owner
         purchase.lease_expires_at = _lease_until(now)
-        purchase.save()
+        purchase.save(update_fields=_CLAIMED)
+        claims.append(Claim(purchase, [each.pk for each in absorbed]))
     return claims
+
+
+# What a claim changes of a purchase; its amount and total are the
+# ledger's (``movements.purchases_merge``).
+_CLAIMED = [
+    "status",
+    "attempts",
+    "lease_owner",
+    "lease_expires_at",
+    "updated_at",
+]
 
 
 def purchases_lease_extend(*, owner: str) -> int:
