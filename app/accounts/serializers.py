@@ -110,9 +110,9 @@ class LedgerEntrySerializer(BrowsableLinksMixin, serializers.ModelSerializer):
 
 
 class TokenRequestSerializer(StrictSerializer):
-    username = serializers.CharField(max_length=150)
+    username = StringField(max_length=150)
     # As typed: a space around a password is part of it.
-    password = serializers.CharField(
+    password = StringField(
         max_length=4096,
         trim_whitespace=False,
         style={"input_type": "password"},

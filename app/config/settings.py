@@ -235,7 +235,8 @@ MIDDLEWARE = [
     "core.middleware.StaticPolicyCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's CommonMiddleware, its slash redirect keeping the method.
+    "core.middleware.SlashMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -375,6 +376,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
     # drf-spectacular's, with no docstring as a description.
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    # OPTIONS describes what each method takes, not what it answers.
+    "DEFAULT_METADATA_CLASS": "core.metadata.Metadata",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # The client address of a throttle is REMOTE_ADDR unless the service

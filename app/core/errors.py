@@ -13,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -193,6 +194,12 @@ def exception_handler(exc, context):
             status=500,
         )
     status, code = known
+    if isinstance(exc, drf.NotAcceptable):
+        # No renderer was agreed on, and DRF would fall back to the
+        # view's first (YAML for the schema, HTML for the docs): a 406
+        # answers the envelope in JSON, as every error does.
+        context["request"].accepted_renderer = JSONRenderer()
+        context["request"].accepted_media_type = JSONRenderer.media_type
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None) is not None:

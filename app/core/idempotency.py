@@ -83,6 +83,12 @@ def idempotent(view_method):
             raise InvalidInput(
                 details={HEADER: ["Must not contain control characters."]}
             )
+        # A header carries no encoding: the same non-ASCII key would
+        # arrive differently through different clients and servers.
+        if not key.isascii():
+            raise InvalidInput(
+                details={HEADER: ["Must be ASCII characters only."]}
+            )
         principal = f"user:{request.user.pk}"
         fingerprint = _fingerprint(request)
         with transaction.atomic():

@@ -1,5 +1,6 @@
 """Errors raised outside DRF's views still answer the JSON envelope; the
-Content-Security-Policy header is built once."""
+Content-Security-Policy header is built once; a path without its
+trailing slash is redirected keeping its method."""
 
 import logging
 
@@ -14,6 +15,9 @@ from django.core.exceptions import (
     SuspiciousOperation,
 )
 from django.http import Http404, JsonResponse
+from django.http.response import HttpResponseRedirectBase
+from django.middleware.common import CommonMiddleware
+from django.utils.http import escape_leading_slashes
 
 from core.errors import (
     ErrorCode,
@@ -26,6 +30,25 @@ from core.errors import (
 logger = logging.getLogger(__name__)
 
 _DJANGO_ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
+
+class PermanentRedirectKeepingMethod(HttpResponseRedirectBase):
+    status_code = 308
+
+
+class SlashMiddleware(CommonMiddleware):
+    """Django's ``CommonMiddleware``, whose ``APPEND_SLASH`` redirect is
+    a 308, not a 301: a client that follows ``POST /api/order`` sends
+    the same POST to ``/api/order/``, where a 301 has it send a GET (the
+    order list) and place nothing."""
+
+    response_redirect_class = PermanentRedirectKeepingMethod
+
+    def get_full_path_with_slash(self, request):
+        # Django's, without its DEBUG-only refusal of a POST: that
+        # refusal is there because a 301 drops the body; a 308 keeps it.
+        path = request.get_full_path(force_append_slash=True)
+        return escape_leading_slashes(path)
 
 
 class JsonErrorMiddleware:

@@ -253,3 +253,39 @@ def test_browser_session_posts_a_plain_urlencoded_form(
 
     assert response.status_code == 201, response.content
     assert response.json()["total"] == "4.00"
+
+
+@pytest.mark.django_db
+def test_a_post_without_the_trailing_slash_is_redirected_as_a_post(
+    make_customer, client_for, balance_of
+):
+    """A 301 has clients send a GET after it: the order list, and no
+    order. The 308 keeps the method and the body."""
+    alice = make_customer("alice")
+    client = client_for(alice)
+
+    refused = client.post(
+        "/api/order", {"crypto": "ABAN", "amount": "1"}, format="json"
+    )
+    assert refused.status_code == 308
+    assert refused["Location"] == "/api/order/"
+    assert balance_of(alice) == Decimal("100.00")
+
+    placed = client.post(
+        "/api/order",
+        {"crypto": "ABAN", "amount": "1"},
+        format="json",
+        follow=True,
+    )
+    assert placed.status_code == 201, placed.content
+    assert placed.redirect_chain == [("/api/order/", 308)]
+    assert placed.json()["total"] == "4.00"
+    assert balance_of(alice) == Decimal("96.00")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_unknown_path_without_a_slash_is_a_json_404(method):
+    response = getattr(APIClient(), method)("/api/no-such-thing")
+
+    assert_error(response, 404, "not_found")

@@ -391,6 +391,25 @@ def test_a_chunked_body_over_the_limit_is_413(live, make_customer):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"username": 123, "password": "s3cret-pass"}, "username"),
+        ({"username": "operator", "password": 12345678}, "password"),
+        ({"username": ["operator"], "password": "s3cret-pass"}, "username"),
+    ],
+)
+def test_a_login_field_that_is_not_a_string_is_invalid(
+    operator, assert_refused, body, field
+):
+    """A number is not a name or a password: 400 naming the field, as
+    everywhere else, not the 401 of a wrong password."""
+    error = assert_refused(APIClient(), "/api/token/", json.dumps(body))
+
+    assert list(error["details"]) == [field]
+
+
+@pytest.mark.django_db
 def test_a_login_name_with_a_lone_surrogate_is_invalid(assert_refused):
     """The login limit hashed the name as UTF-8, which a lone surrogate
     (valid JSON: "\\ud800") is not: a 500 before the serializer could
@@ -420,4 +439,26 @@ def test_an_idempotency_key_with_a_control_character_is_invalid(
 
     assert response.status_code == 400, response.content
     assert "Idempotency-Key" in response.json()["error"]["details"]
+    assert balances_and_row_counts() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["clé", "ключ", "\u00a0key"])
+def test_an_idempotency_key_outside_ascii_is_invalid_and_says_why(
+    operator_client, alice, key, balances_and_row_counts
+):
+    """A header has no encoding: the same key would not arrive the same
+    through every client, so a replay could miss its first answer."""
+    before = balances_and_row_counts()
+
+    response = operator_client.post(
+        "/api/order/",
+        {"crypto": "ABAN", "amount": "1", "customer_id": alice.pk},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+    assert response.status_code == 400, response.content
+    details = response.json()["error"]["details"]
+    assert details == {"Idempotency-Key": ["Must be ASCII characters only."]}
     assert balances_and_row_counts() == before
