@@ -1,7 +1,8 @@
 """Request parsers: JSON with exact decimals; forms only in the browser.
 
 JSON numbers are parsed as ``Decimal`` so that ``1.0000000001`` arrives as
-written, never through a float. Arrays and objects nest at most
+written, never through a float; an object that names a key twice is
+refused. Arrays and objects nest at most
 ``MAX_JSON_DEPTH`` deep: deeper, Python's parser (and whatever walks the
 result afterwards) would run out of recursion, a ``500``. Form bodies
 are accepted only from a session-authenticated browser (the browsable
@@ -23,6 +24,19 @@ MAX_JSON_DEPTH = 32
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not a number")
+
+
+def _object(pairs):
+    """A JSON object, refused when it names a key twice: which of the two
+    amounts a client meant is not for the service to guess."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key!r} is given twice")
+            seen.add(key)
+    return found
 
 
 def _depth(text):
@@ -68,6 +82,7 @@ class JSONParser(parsers.JSONParser):
                 text,
                 parse_float=Decimal,
                 parse_constant=_refuse_constant,
+                object_pairs_hook=_object,
             )
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"Malformed JSON: {exc}") from exc

@@ -66,6 +66,27 @@ def test_the_largest_order_a_full_balance_covers_is_placed(
     assert response.json()["total"] == "99999999.96"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"crypto": "ABAN", "amount": "1", "amount": "1000"}',
+        '{"crypto": "ABAN", "crypto": "BTC", "amount": "1"}',
+        '{"amount": "1", "crypto": "ABAN", "amount": "1"}',
+    ],
+)
+def test_an_order_naming_a_field_twice_is_invalid(
+    operator_client, alice, body, assert_refused
+):
+    """Which amount was meant is not the service's to guess (Python's
+    parser would keep the last)."""
+    body = body.replace("{", f'{{"customer_id": {alice.pk}, ', 1)
+
+    error = assert_refused(operator_client, "/api/order/", body)
+
+    assert "twice" in error["message"] + str(error["details"])
+
+
 # --- 6. deeply nested JSON ---------------------------------------------------
 
 
