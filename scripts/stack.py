@@ -326,6 +326,13 @@ def cmd_run(_args):
     # if it was): the command never changes an existing user.
     if not made.stdout.startswith("Created"):
         password = None
+        if env.get("DJANGO_SUPERUSER_PASSWORD"):
+            say(
+                f"DJANGO_SUPERUSER_PASSWORD is ignored: {username} exists "
+                "already and keeps its password (to change it: "
+                ".venv/bin/python scripts/stack.py exec -- "
+                f".venv/bin/python app/manage.py changepassword {username})"
+            )
     # A float for a house never funded, so the bounded wait's top-up can
     # be seen on a first run.
     _step([*manage, "house_demo_float"], env, quiet=True)

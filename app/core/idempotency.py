@@ -74,7 +74,9 @@ def idempotent(view_method):
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             raise InvalidInput(
                 details={
-                    HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} characters."]
+                    HEADER: [
+                        f"Must be 1 to {MAX_KEY_LENGTH} ASCII characters."
+                    ]
                 }
             )
         # A control character (NUL above all, which PostgreSQL cannot

@@ -210,15 +210,12 @@ def purchases_claim_ready(*, owner: str, limit: int = 1000) -> list[Claim]:
     return claims
 
 
-# What a claim changes of a purchase; its amount and total are the
-# ledger's (``movements.purchases_merge``).
-_CLAIMED = [
-    "status",
-    "attempts",
-    "lease_owner",
-    "lease_expires_at",
-    "updated_at",
-]
+# What each step changes of a purchase: never its amounts or totals,
+# which are the ledger's (``movements``).
+_LEASE = ["status", "lease_owner", "lease_expires_at", "updated_at"]
+_CLAIMED = [*_LEASE, "attempts"]
+_REQUEUED = [*_LEASE, "next_attempt_at", "last_error"]
+_FINISHED = [*_LEASE, "completed_at", "last_error"]
 
 
 def purchases_lease_extend(*, owner: str) -> int:
@@ -251,7 +248,7 @@ def purchase_complete(*, purchase_id: int) -> bool:
     purchase.lease_owner = ""
     purchase.lease_expires_at = None
     purchase.last_error = ""
-    purchase.save()
+    purchase.save(update_fields=_FINISHED)
     purchase.orders.update(status=Order.Status.COMPLETED, updated_at=now)
     if purchase.house_total:
         movements.house_holding_add(purchase=purchase)
@@ -275,7 +272,7 @@ def purchase_retry_later(
     purchase.lease_owner = ""
     purchase.lease_expires_at = None
     purchase.last_error = error[:1000]
-    purchase.save()
+    purchase.save(update_fields=_REQUEUED)
     return purchase
 
 
@@ -292,7 +289,7 @@ def purchase_fail(*, purchase_id: int, error: str) -> bool:
     purchase.lease_owner = ""
     purchase.lease_expires_at = None
     purchase.last_error = error[:1000]
-    purchase.save()
+    purchase.save(update_fields=_FINISHED)
     orders = list(purchase.orders.order_by("customer_id", "id"))
     for order in orders:
         movements.order_refund(order=order)

@@ -483,3 +483,34 @@ def test_an_idempotency_key_outside_ascii_is_invalid_and_says_why(
     details = response.json()["error"]["details"]
     assert details == {"Idempotency-Key": ["Must be ASCII characters only."]}
     assert balances_and_row_counts() == before
+
+
+@pytest.mark.parametrize("key", ["clé".encode(), "ключ".encode(), b"\xff\xfe"])
+def test_a_non_ascii_key_through_the_real_server_is_refused(
+    live, make_customer, key
+):
+    """The production server hands such a header on as it likes (empty,
+    here): whatever arrives, the order is refused, naming the header,
+    and nothing is placed."""
+    web = live.web(live.env(live.redis()))
+    alice = make_customer("alice")
+    port = int(web.url.rsplit(":", 1)[1])
+    body = json.dumps({"crypto": "ABAN", "amount": "1"}).encode()
+    request = (
+        b"POST /api/order/ HTTP/1.1\r\n"
+        + f"Host: 127.0.0.1:{port}\r\n".encode()
+        + b"Content-Type: application/json\r\nAccept: application/json\r\n"
+        + f"Authorization: Token {alice.api_key}\r\n".encode()
+        + b"Idempotency-Key: "
+        + key
+        + f"\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"Connection: close\r\n\r\n"
+        + body
+    )
+
+    status, _, answer = raw_http(port, request)
+
+    assert status == 400, answer
+    details = json.loads(answer)["error"]["details"]
+    assert "ASCII" in details["Idempotency-Key"][0]
+    assert not Order.objects.filter(customer=alice).exists()
