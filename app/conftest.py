@@ -207,8 +207,9 @@ def live(transactional_db, tmp_path):
     """Start real services for a fault test; all stopped at the end.
 
     ``live.redis()`` a private Redis; ``live.db_proxy()`` a cuttable proxy
-    to the test database; ``live.web(...)`` the production web server
-    (``serve.py``: granian); ``live.worker(...)`` ``manage.py rqworker``.
+    to the test database, ``live.redis_proxy(redis)`` one to a Redis;
+    ``live.web(...)`` the production web server (``serve.py``: granian);
+    ``live.worker(...)`` ``manage.py rqworker``.
     """
     from core.testing import live as processes
 
@@ -228,6 +229,13 @@ def live(transactional_db, tmp_path):
             proxy = processes.TcpProxy(
                 db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
             )
+            self.proxies.append(proxy)
+            return proxy
+
+        def redis_proxy(self, redis):
+            """A proxy to ``redis``; its ``url`` goes through it."""
+            proxy = processes.TcpProxy("127.0.0.1", redis.port)
+            proxy.url = f"redis://127.0.0.1:{proxy.port}/0"
             self.proxies.append(proxy)
             return proxy
 

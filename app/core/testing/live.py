@@ -87,15 +87,20 @@ class RedisServer:
 
 
 class TcpProxy:
-    """Forwards a loopback port to PostgreSQL until ``cut()``: then every
-    open connection is dropped and new ones are refused, as when the
-    database goes away; ``restore()`` lets connections through again."""
+    """Forwards a loopback port to a server (PostgreSQL, Redis) until
+    ``cut()``: then every open connection is dropped and new ones are
+    refused, as when the server goes away; or until ``hang()``: then
+    the server goes silent, as a host that dies without a reset does,
+    and its open connections take bytes and never answer again.
+    ``restore()`` lets new connections through again."""
 
     def __init__(self, target_host, target_port):
         self.target = (target_host, int(target_port))
         self.port = free_port()
         self._open = threading.Event()
         self._open.set()
+        self._silent = threading.Event()
+        self._dead = set()
         self._pairs = []
         self._lock = threading.Lock()
         self._listener = None
@@ -127,6 +132,8 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._pairs.append((client, upstream))
+                if self._silent.is_set():
+                    self._dead.add(client)
             threading.Thread(
                 target=self._pump, args=(client, upstream), daemon=True
             ).start()
@@ -141,7 +148,8 @@ class TcpProxy:
                     data = key.fileobj.recv(65536)
                     if not data:
                         return
-                    key.data.sendall(data)
+                    if client not in self._dead:
+                        key.data.sendall(data)
         except OSError:
             return
         finally:
@@ -160,7 +168,13 @@ class TcpProxy:
                 except OSError:
                     pass
 
+    def hang(self):
+        self._silent.set()
+        with self._lock:
+            self._dead.update(client for client, _ in self._pairs)
+
     def restore(self):
+        self._silent.clear()
         self._open.set()
 
     def close(self):

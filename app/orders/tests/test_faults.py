@@ -4,6 +4,7 @@ worker as processes over HTTP, and ends with the books audited."""
 
 import os
 import signal
+import time
 from decimal import Decimal
 
 import pytest
@@ -64,6 +65,39 @@ def test_orders_placed_while_redis_is_down_complete_when_it_returns(
     assert (
         SimulatedExchangeOrder.objects.filter(calls__gt=1).count() == 0
     ), "a purchase went to the exchange twice"
+    assert_books_balance()
+
+
+def test_a_worker_whose_redis_went_silent_buys_again_soon_after(
+    live, make_customer, assert_books_balance
+):
+    """A Redis host that dies without a reset leaves the worker's
+    connection open and silent. The worker notices within its short
+    dequeue timeout and buys again once Redis answers: no restart, and
+    not RQ's 415 s (about 7 minutes) of every purchase waiting."""
+    redis = live.redis()
+    proxy = live.redis_proxy(redis)
+    web = live.web(live.env(redis))
+    live.worker(live.env(redis, REDIS_URL=proxy.url))
+    customer = make_customer("c", Decimal("500.00"))
+    first = order_over_http(web, customer, "ETH", "0.01")
+    wait_for(
+        lambda: Order.objects.get(pk=first["id"]).status == "completed",
+        timeout=30,
+        what="the first order to complete",
+    )
+
+    proxy.hang()
+    time.sleep(1)
+    proxy.restore()  # new connections work; the worker's old one is dead
+    second = order_over_http(web, customer, "ETH", "0.01")
+
+    wait_for(
+        lambda: Order.objects.get(pk=second["id"]).status == "completed",
+        timeout=60,
+        what="the order placed after the silence to complete",
+    )
+    _fills_once_per_purchase()
     assert_books_balance()
 
 
