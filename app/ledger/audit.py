@@ -306,13 +306,20 @@ CHECKS = [
     ),
     Check(
         "pool_below_threshold",
-        "no pool holds a full purchase's worth of pending orders (under "
+        "no pool is full: its totals and its orders' worth at the "
+        "crypto's price both at the threshold, as a flush asks (under "
         "load a pool is full for the moment between the order that fills "
         "it and its flush; the sweeper flushes one left full within a "
         "second)",
         """
-        SELECT crypto_id, pending_total FROM {pool}
-        WHERE pending_total >= %(threshold)s
+        SELECT p.crypto_id, p.pending_total, SUM(o.amount) * c.price
+        FROM {pool} p
+        JOIN {crypto} c ON c.symbol = p.crypto_id
+        JOIN {order} o
+          ON o.crypto_id = p.crypto_id AND o.status = {order_pending}
+        WHERE p.pending_total >= %(threshold)s
+        GROUP BY p.crypto_id, p.pending_total, c.price
+        HAVING SUM(o.amount) * c.price >= %(threshold)s
         """,
     ),
 ]

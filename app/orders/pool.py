@@ -21,13 +21,14 @@ from decimal import ROUND_CEILING, Decimal, localcontext
 from django.conf import settings
 from django.contrib.postgres.functions import TransactionNow
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import House
 from core.money import order_total
 from ledger import movements
 from orders.doorbell import purchase_ring_on_commit
-from orders.models import Crypto, Pool
+from orders.models import Crypto, Order, Pool
 
 ZERO = Decimal(0)
 # The smallest unit of a crypto amount: 10 decimal places.
@@ -89,15 +90,25 @@ class HouseShare:
     total: Decimal
 
 
-def house_share(*, pending_total: Decimal, price: Decimal) -> HouseShare:
-    """The units the house buys to bring ``pending_total`` to the
-    threshold, rounded up to the 10th place, and their price rounded up
-    to the cent: the purchase then reaches the threshold, and the house
-    pays for every unit it gets."""
-    missing = settings.PURCHASE_THRESHOLD - pending_total
+def house_share(
+    *, pending_amount: Decimal, pending_total: Decimal, price: Decimal
+) -> HouseShare:
+    """The units the house buys so that the pool reaches the threshold
+    by both measures a flush asks: its orders' ``pending_amount`` and
+    the share worth it at ``price`` (the exchange's minimum), and their
+    ``pending_total`` and the share's total at least it. Units rounded
+    up to the 10th place, their price up to the cent: the house pays
+    for every unit it gets. Nothing when the pool is full already."""
+    threshold = settings.PURCHASE_THRESHOLD
     with localcontext() as context:
         context.prec = 60
-        amount = (missing / price).quantize(UNIT, rounding=ROUND_CEILING)
+        missing = max(
+            threshold / price - pending_amount,
+            (threshold - pending_total) / price,
+        )
+        amount = missing.quantize(UNIT, rounding=ROUND_CEILING)
+    if amount <= 0:
+        return HouseShare(amount=ZERO, total=ZERO)
     return HouseShare(amount=amount, total=order_total(price, amount))
 
 
@@ -111,10 +122,14 @@ def house_needed(pools, *, now=None) -> Decimal:
         due = house_top_up_due(waiting_since)
         if due is None or due > now or pending_total <= 0:
             continue
-        if pending_total < settings.PURCHASE_THRESHOLD:
-            needed += house_share(
-                pending_total=pending_total, price=price
-            ).total
+        # From the totals: what the orders are worth at the exchange may
+        # be a few cents less (each total is rounded up), which the flush
+        # itself counts (``pool_flush_overdue``).
+        needed += house_share(
+            pending_amount=pending_total / price,
+            pending_total=pending_total,
+            price=price,
+        ).total
     return needed
 
 
@@ -154,12 +169,22 @@ def pool_flush_overdue(*, crypto_id: str) -> OverdueFlush | None:
     due = None if pool is None else house_top_up_due(pool.waiting_since)
     if due is None or due > pool.database_now or pool.pending_total <= 0:
         return None
-    if pool.pending_total >= settings.PURCHASE_THRESHOLD:
+    price = Crypto.objects.values_list("price", flat=True).get(pk=crypto_id)
+    pending_amount = (
+        Order.objects.filter(
+            crypto_id=crypto_id, status=Order.Status.PENDING
+        ).aggregate(amount=Sum("amount"))["amount"]
+        or ZERO
+    )
+    share = house_share(
+        pending_amount=pending_amount,
+        pending_total=pool.pending_total,
+        price=price,
+    )
+    if not share.amount:
         # Full already (a flush still to come): no house share needed.
         purchase_id = pool_flush_if_full(crypto_id=crypto_id)
         return OverdueFlush(crypto_id, purchase_id=purchase_id)
-    price = Crypto.objects.values_list("price", flat=True).get(pk=crypto_id)
-    share = house_share(pending_total=pool.pending_total, price=price)
     house = House.objects.select_for_update().filter(pk=House.ID).first()
     balance = ZERO if house is None else house.balance
     if balance < share.total:

@@ -68,7 +68,10 @@ def order_place(
     """
     for fresh in (False, True):
         crypto = crypto_get(symbol=symbol, fresh=fresh)
-        if exact_product(crypto.price, amount) < CENT:
+        # What it is worth at the exchange; the total charged is this
+        # rounded up to the cent.
+        worth = exact_product(crypto.price, amount)
+        if worth < CENT:
             raise InvalidInput(
                 "The order's total is below 0.01.",
                 details={"amount": ["The total must be at least 0.01."]},
@@ -77,7 +80,7 @@ def order_place(
         if total > MAX_BALANCE:
             # No balance can cover it, and no ledger column hold it.
             raise InsufficientFunds(details={"required": str(total)})
-        strategy = OrderStrategyFactory.create_strategy(total)
+        strategy = OrderStrategyFactory.create_strategy(worth)
         try:
             order = strategy.execute(
                 customer_id=customer_id,

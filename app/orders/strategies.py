@@ -1,8 +1,10 @@
 """The Strategy and Factory of the original design.
 
-The factory compares an order's total to ``PURCHASE_THRESHOLD``: a large
-order is bought on its own at once; a small one waits in its crypto's
-pool until the pool is worth a purchase.
+The factory compares what an order is worth at the exchange (price ×
+amount, exact: the total charged is that rounded up to the cent) to
+``PURCHASE_THRESHOLD``: a large order is bought on its own at once; a
+small one waits in its crypto's pool until the pool is worth a
+purchase.
 
 Each strategy writes its order with one statement of
 ``ledger.movements``: the conditional debit, the order, its ledger entry,
@@ -151,7 +153,10 @@ class SmallOrderStrategy(OrderStrategy):
 
 class OrderStrategyFactory:
     @staticmethod
-    def create_strategy(total_price: Decimal) -> OrderStrategy:
-        if total_price < settings.PURCHASE_THRESHOLD:
+    def create_strategy(worth: Decimal) -> OrderStrategy:
+        """``worth``: price × amount, exact, not the rounded total: an
+        order charged $10.00 for $9.99999996 of crypto is under the
+        exchange's minimum, and waits in the pool."""
+        if worth < settings.PURCHASE_THRESHOLD:
             return SmallOrderStrategy()
         return LargeOrderStrategy()

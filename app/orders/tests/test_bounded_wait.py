@@ -12,6 +12,7 @@ import pytest
 from django.db import OperationalError, connection, transaction
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
+from core.money import order_total
 from core.testing.live import http, order_over_http
 from core.testing.threads import run_together
 from core.testing.waiting import wait_for
@@ -273,18 +274,26 @@ def test_sweepers_of_several_workers_top_up_a_pool_once(
 def test_house_share_brings_the_purchase_to_the_threshold(
     settings, pending, price
 ):
-    pending, price = Decimal(pending), Decimal(price)
+    unit = Decimal("1E-10")
+    price = Decimal(price)
+    # What the pool's orders bought: about ``pending`` dollars' worth,
+    # and what they were charged for it (rounded up to the cent).
+    amount = (Decimal(pending) / price).quantize(unit)
+    total = order_total(price, amount)
 
-    share = pool.house_share(pending_total=pending, price=price)
+    share = pool.house_share(
+        pending_amount=amount, pending_total=total, price=price
+    )
 
-    assert share.amount == share.amount.quantize(Decimal("1E-10"))
+    assert share.amount == share.amount.quantize(unit)
     assert share.total == share.total.quantize(Decimal("0.01"))
-    assert pending + share.total >= settings.PURCHASE_THRESHOLD
-    # Rounded up by less than one unit of the crypto and one cent.
-    missing = settings.PURCHASE_THRESHOLD - pending
-    assert share.amount * price >= missing
-    assert (share.amount - Decimal("1E-10")) * price < missing
-    assert share.total - share.amount * price < Decimal("0.01")
+    # Worth the threshold at the exchange, by less than one unit more;
+    # the house pays its units' price rounded up by less than a cent.
+    threshold = settings.PURCHASE_THRESHOLD
+    assert (amount + share.amount) * price >= threshold
+    assert (amount + share.amount - unit) * price < threshold
+    assert 0 <= share.total - share.amount * price < Decimal("0.01")
+    assert total + share.total >= threshold
 
 
 def test_pending_order_shows_its_pool_and_when_the_house_completes_it(
