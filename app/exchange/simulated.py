@@ -6,15 +6,10 @@ Faults for tests and demos, all off by default, from settings:
 - ``EXCHANGE_TIMEOUT_AFTER_FILL = n``: the first n calls of each client
   order id fill, then time out, so the caller cannot know the outcome.
 - ``EXCHANGE_REJECT_CRYPTOS``: symbols refused for good.
-
-Like the real one, it refuses for good a purchase worth less than
-``PURCHASE_THRESHOLD`` at the crypto's price (the listed price here), so
-that every test that buys checks the service never sends one.
 """
 
 import logging
 import time
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -28,7 +23,6 @@ from exchange.client import (
     Fill,
 )
 from exchange.models import SimulatedExchangeOrder
-from orders.models import Crypto
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +34,6 @@ def _fill(order):
         amount=order.amount,
         filled_at=order.filled_at,
     )
-
-
-def _worth(crypto, amount):
-    """What ``amount`` is worth at the service's listed price (the
-    simulation's market), or None for a crypto it does not list."""
-    price = Crypto.objects.filter(pk=crypto).values_list("price", flat=True)
-    price = price.first()
-    return None if price is None else Decimal(amount) * price
 
 
 class SimulatedExchange(ExchangeClient):
@@ -82,12 +68,6 @@ class SimulatedExchange(ExchangeClient):
         time.sleep(settings.EXCHANGE_LATENCY_SECONDS)
         if crypto in settings.EXCHANGE_REJECT_CRYPTOS:
             raise ExchangeRejected(f"{crypto} is not traded")
-        worth = _worth(crypto, amount)
-        if worth is not None and worth < settings.PURCHASE_THRESHOLD:
-            raise ExchangeRejected(
-                f"{amount} {crypto} is worth ${worth}, under the "
-                f"minimum of ${settings.PURCHASE_THRESHOLD}"
-            )
         if order.calls <= settings.EXCHANGE_TRANSIENT_FAILURES:
             raise ExchangeUnavailable("exchange unavailable, try again")
         order = self._record_fill(order)

@@ -86,25 +86,3 @@ def test_a_rejected_crypto_is_never_filled(settings):
 
     assert exchange.lookup(client_order_id=client_order_id) is None
     assert SimulatedExchangeOrder.objects.get().filled_at is None
-
-
-@pytest.mark.parametrize(
-    "amount, filled",
-    [
-        ("2.5", True),  # ABAN at $4: $10.00, the minimum
-        ("2.4999999999", False),  # a fraction of a cent under it
-        ("1.25", False),  # $5: what 500 rounded-up $0.02 orders bought
-    ],
-)
-def test_a_purchase_under_the_minimum_is_refused_for_good(amount, filled):
-    """As the real exchange: worth under $10 at the price, refused."""
-    client_order_id = uuid.uuid4()
-
-    if filled:
-        fill = buy_from_exchange("ABAN", Decimal(amount), client_order_id)
-        assert fill.amount == Decimal(amount)
-    else:
-        with pytest.raises(ExchangeRejected, match="under the minimum"):
-            buy_from_exchange("ABAN", Decimal(amount), client_order_id)
-    order = SimulatedExchangeOrder.objects.get()
-    assert (order.filled_at is not None) is filled
