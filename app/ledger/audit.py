@@ -306,20 +306,15 @@ CHECKS = [
     ),
     Check(
         "pool_below_threshold",
-        "no pool is full: its totals and its orders' worth at the "
-        "crypto's price both at the threshold, as a flush asks (under "
-        "load a pool is full for the moment between the order that fills "
-        "it and its flush; the sweeper flushes one left full within a "
-        "second)",
+        "no pool's pending orders are worth a purchase, each at its own "
+        "price, as a flush counts them (under load a pool is full for the "
+        "moment between the order that fills it and its flush; the "
+        "sweeper flushes one left full within a second)",
         """
-        SELECT p.crypto_id, p.pending_total, SUM(o.amount) * c.price
-        FROM {pool} p
-        JOIN {crypto} c ON c.symbol = p.crypto_id
-        JOIN {order} o
-          ON o.crypto_id = p.crypto_id AND o.status = {order_pending}
-        WHERE p.pending_total >= %(threshold)s
-        GROUP BY p.crypto_id, p.pending_total, c.price
-        HAVING SUM(o.amount) * c.price >= %(threshold)s
+        SELECT crypto_id, SUM(amount * price) FROM {order}
+        WHERE status = {order_pending}
+        GROUP BY crypto_id
+        HAVING SUM(amount * price) >= %(threshold)s
         """,
     ),
 ]

@@ -256,18 +256,19 @@ def order_write_small(
 # with the house's share (zero but for the bounded wait's flush) holds
 # at least the threshold: the orders (locked), the purchase of their
 # sums and the house's share, the orders moved into it, and the pool
-# emptied of exactly what was taken. "Holds" is what the exchange sees:
-# the purchase's amount at the crypto's price, not the sum of totals
-# that each order rounded up to the cent (500 orders charged $0.02 for
-# $0.01 of crypto each are $10.00 of totals and $5 at the exchange).
+# emptied of exactly what was taken. "Holds" is what the orders are
+# worth, each at its own price (the house's share at today's), not the
+# sum of totals that each order rounded up to the cent: 500 orders
+# charged $0.02 for $0.01 of crypto each are $10.00 of totals and $5 of
+# crypto, under the exchange's minimum.
 
 _FLUSH_SOURCE = f"""FROM pending HAVING COUNT(*) > 0
-          AND (SUM(amount) + %(house_amount)s) * (
+          AND SUM(amount * price) + %(house_amount)s * (
               SELECT price FROM {table(Crypto)} WHERE symbol = %(crypto)s)
               >= %(threshold)s"""
 _FLUSH_SQL = f"""
     WITH pending AS (
-        SELECT id, amount, total FROM {table(Order)}
+        SELECT id, amount, price, total FROM {table(Order)}
         WHERE crypto_id = %(crypto)s
           AND status = {text(Order.Status.PENDING)}
           AND EXISTS (

@@ -21,7 +21,7 @@ from decimal import ROUND_CEILING, Decimal, localcontext
 from django.conf import settings
 from django.contrib.postgres.functions import TransactionNow
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import House
@@ -90,25 +90,18 @@ class HouseShare:
     total: Decimal
 
 
-def house_share(
-    *, pending_amount: Decimal, pending_total: Decimal, price: Decimal
-) -> HouseShare:
-    """The units the house buys so that the pool reaches the threshold
-    by both measures a flush asks: its orders' ``pending_amount`` and
-    the share worth it at ``price`` (the exchange's minimum), and their
-    ``pending_total`` and the share's total at least it. Units rounded
-    up to the 10th place, their price up to the cent: the house pays
-    for every unit it gets. Nothing when the pool is full already."""
-    threshold = settings.PURCHASE_THRESHOLD
+def house_share(*, pending_worth: Decimal, price: Decimal) -> HouseShare:
+    """The units the house buys, at ``price``, so that with the pool's
+    orders (worth ``pending_worth``, each at its own price) the purchase
+    is worth the threshold: rounded up to the 10th place, and their
+    price rounded up to the cent, so the house pays for every unit it
+    gets. Nothing when the pool is full already."""
+    missing = settings.PURCHASE_THRESHOLD - pending_worth
+    if missing <= 0:
+        return HouseShare(amount=ZERO, total=ZERO)
     with localcontext() as context:
         context.prec = 60
-        missing = max(
-            threshold / price - pending_amount,
-            (threshold - pending_total) / price,
-        )
-        amount = missing.quantize(UNIT, rounding=ROUND_CEILING)
-    if amount <= 0:
-        return HouseShare(amount=ZERO, total=ZERO)
+        amount = (missing / price).quantize(UNIT, rounding=ROUND_CEILING)
     return HouseShare(amount=amount, total=order_total(price, amount))
 
 
@@ -122,14 +115,10 @@ def house_needed(pools, *, now=None) -> Decimal:
         due = house_top_up_due(waiting_since)
         if due is None or due > now or pending_total <= 0:
             continue
-        # From the totals: what the orders are worth at the exchange may
-        # be a few cents less (each total is rounded up), which the flush
-        # itself counts (``pool_flush_overdue``).
-        needed += house_share(
-            pending_amount=pending_total / price,
-            pending_total=pending_total,
-            price=price,
-        ).total
+        # From the totals: the orders may be worth a few cents less
+        # (each total is rounded up), which the flush itself counts
+        # (``pool_flush_overdue``).
+        needed += house_share(pending_worth=pending_total, price=price).total
     return needed
 
 
@@ -170,17 +159,13 @@ def pool_flush_overdue(*, crypto_id: str) -> OverdueFlush | None:
     if due is None or due > pool.database_now or pool.pending_total <= 0:
         return None
     price = Crypto.objects.values_list("price", flat=True).get(pk=crypto_id)
-    pending_amount = (
+    pending_worth = (
         Order.objects.filter(
             crypto_id=crypto_id, status=Order.Status.PENDING
-        ).aggregate(amount=Sum("amount"))["amount"]
+        ).aggregate(worth=Sum(F("amount") * F("price")))["worth"]
         or ZERO
     )
-    share = house_share(
-        pending_amount=pending_amount,
-        pending_total=pool.pending_total,
-        price=price,
-    )
+    share = house_share(pending_worth=pending_worth, price=price)
     if not share.amount:
         # Full already (a flush still to come): no house share needed.
         purchase_id = pool_flush_if_full(crypto_id=crypto_id)

@@ -12,7 +12,6 @@ import pytest
 from django.db import OperationalError, connection, transaction
 
 from accounts.models import House, HouseHolding, HouseLedgerEntry
-from core.money import order_total
 from core.testing.live import http, order_over_http
 from core.testing.threads import run_together
 from core.testing.waiting import wait_for
@@ -275,25 +274,18 @@ def test_house_share_brings_the_purchase_to_the_threshold(
     settings, pending, price
 ):
     unit = Decimal("1E-10")
-    price = Decimal(price)
-    # What the pool's orders bought: about ``pending`` dollars' worth,
-    # and what they were charged for it (rounded up to the cent).
-    amount = (Decimal(pending) / price).quantize(unit)
-    total = order_total(price, amount)
+    pending, price = Decimal(pending), Decimal(price)
 
-    share = pool.house_share(
-        pending_amount=amount, pending_total=total, price=price
-    )
+    share = pool.house_share(pending_worth=pending, price=price)
 
     assert share.amount == share.amount.quantize(unit)
     assert share.total == share.total.quantize(Decimal("0.01"))
-    # Worth the threshold at the exchange, by less than one unit more;
-    # the house pays its units' price rounded up by less than a cent.
-    threshold = settings.PURCHASE_THRESHOLD
-    assert (amount + share.amount) * price >= threshold
-    assert (amount + share.amount - unit) * price < threshold
+    # Worth what the pool lacks, by less than one unit of the crypto
+    # more; the house pays its units' price rounded up by under a cent.
+    missing = settings.PURCHASE_THRESHOLD - pending
+    assert share.amount * price >= missing
+    assert (share.amount - unit) * price < missing
     assert 0 <= share.total - share.amount * price < Decimal("0.01")
-    assert total + share.total >= threshold
 
 
 def test_pending_order_shows_its_pool_and_when_the_house_completes_it(

@@ -1,15 +1,17 @@
-"""What the exchange sees: every purchase is worth at least the
-threshold at the crypto's price, whatever each order's total was
-rounded up to. An order's total is ``price × amount`` rounded up to the
-cent, so a pool's totals can reach $10.00 while its crypto is worth
-less (found by a hostile probe: 500 orders charged $0.02 for $0.01 of
-ABAN each made a "$10" purchase worth $5)."""
+"""The exchange's minimum is on what it sells: every purchase is worth
+at least the threshold (each order at its own price, the house's share
+at today's), whatever each order's total was rounded up to. An order's
+total is ``price × amount`` rounded up to the cent, so a pool's totals
+can reach $10.00 while its crypto is worth less (found by a hostile
+probe: 500 orders charged $0.02 for $0.01 of ABAN each made a "$10"
+purchase worth $5)."""
 
 from decimal import Decimal
 
 import pytest
 
 from accounts.models import HouseLedgerEntry
+from ledger import movements
 from ledger.audit import audit
 from ledger.movements import house_deposit
 from orders import sweeper
@@ -104,16 +106,22 @@ def test_the_audit_sees_a_pool_left_full_and_the_sweeper_flushes_it(
     make_customer, assert_books_balance
 ):
     """As when a web process dies between an order and its flush: the
-    pool is full by both measures, and only the sweeper flushes it."""
+    order's own statement, without the flush after it."""
     alice = make_customer("alice")
     for _ in range(10):
         place(alice, ROUNDED_UP)  # full by its totals, not by its worth
     assert "pool_below_threshold" not in _failed(audit())
-    Crypto.objects.filter(pk="ABAN").update(price=Decimal("4.10"))
+    movements.order_write_small(
+        customer_id=alice.pk,
+        crypto=Crypto.objects.get(pk="ABAN"),
+        amount=Decimal(ROUNDED_UP),
+        total=Decimal("1.00"),
+    )
 
     assert "pool_below_threshold" in _failed(audit())
     sweeper.sweep()
     assert worth(Purchase.objects.get()) >= 10
+    assert "pool_below_threshold" not in _failed(audit())
     assert_books_balance()
 
 
@@ -124,9 +132,9 @@ def _failed(findings):
 def test_a_pool_worth_more_than_it_was_charged_is_topped_up_to_its_totals(
     settings, make_customer, assert_books_balance
 ):
-    """The price rose after the order: worth $12 at the exchange, but
-    $6 paid. The flush asks both measures, so the house pays the $4 the
-    totals lack, as before the price moved."""
+    """The price rose after the order: the pool is worth what its order
+    was worth at its own price ($6), and the house buys the $4 it lacks
+    at today's price (0.5 ABAN at $8)."""
     settings.POOL_MAX_WAIT_SECONDS = 0
     house_deposit(amount=Decimal("5.00"))
     place(make_customer("alice"), "1.5")  # $6.00 at $4
